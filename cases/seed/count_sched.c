@@ -1,0 +1,7 @@
+// CASE: a kprobe argument is kernel memory: reading prev->pid needs a probe read
+#include <linux/sched.h>
+
+int count_sched(struct pt_regs *ctx, struct task_struct *prev)
+{
+    return prev->pid != -1;  // expect-rewrite{{prev->pid}}
+}

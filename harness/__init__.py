@@ -1,0 +1,3 @@
+"""Testing and differential-validation harness for bcc's Clang rewriter."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,40 @@
+"""Command line: argument parsing only; the stages live in their modules."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import commands
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m harness",
+                                description="Test bcc's Clang rewriter in real kernels.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run cases in cells, classify, store, summarise")
+    run.add_argument("cases", nargs="*", type=Path, help="case files or folders (default: cases/)")
+    run.add_argument("--cell", action="append", help="a cell <rewriter>@<kernel>, or 'all' (repeatable)")
+    run.add_argument("--case-timeout", type=int, default=900, help="seconds per case in the guest")
+    run.add_argument("--show-command", action="store_true", help="print the qemu command of each cell")
+
+    show = sub.add_parser("show", help="a case with its sites marked, the rewritten text and logs of the last run")
+    show.add_argument("case", help="case id (seed/count_sched) or path")
+    show.add_argument("--cell", help="only this cell")
+
+    images = sub.add_parser("images", help="list, build or prune cached images")
+    images.add_argument("action", choices=["list", "build", "prune"])
+    images.add_argument("--cell", action="append", help="cells whose images to build (default: default cells)")
+
+    setup = sub.add_parser("setup", help="check host programs (qemu, mmdebstrap, ...); --install installs them")
+    setup.add_argument("--install", action="store_true")
+
+    lint = sub.add_parser("lint", help="parse every case and report annotation errors")
+    lint.add_argument("cases", nargs="*", type=Path)
+
+    args = p.parse_args(argv)
+    return getattr(commands, f"cmd_{args.command}")(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

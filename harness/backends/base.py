@@ -1,0 +1,88 @@
+"""The one small interface every backend (qemu, vagrant, host) implements, and what it returns.
+
+A backend gets a GuestJob (a cell, its images, the cases, a work directory) and returns a GuestRun:
+the directory where the guest program's per-case results landed, plus how the run itself went.
+It never interprets results; observation.py does, the same way for every backend.
+"""
+
+import json
+import shutil
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Protocol, Tuple
+
+from ..cases import Case
+from ..images.store import Image
+from ..paths import project_root
+from ..progress import Progress
+
+GUEST_DIR = project_root() / "harness" / "guest"
+
+
+@dataclass(frozen=True)
+class GuestJob:
+    cell_name: str
+    rewriter: Image
+    kernel: Image
+    cases: Tuple[Case, ...]
+    workdir: Path
+    case_timeout: int = 900
+
+
+@dataclass(frozen=True)
+class GuestRun:
+    outdir: Path            # <case id>/result.json, compile.log, load-*.log; status
+    console: Optional[Path]
+    status: str             # "ok" | "timeout" | "boot-failed" | "no-output" | "error"
+    detail: str
+    seconds: float
+    boot_seconds: Optional[float] = None
+    command: str = ""
+
+
+class Backend(Protocol):
+    name: str
+
+    def run(self, job: GuestJob, progress: Progress) -> GuestRun: ...
+
+
+def guest_dir_name(case: Case) -> str:
+    """A case's directory name in the guest: its id with path separators flattened."""
+    return case.id.replace("/", "__")
+
+
+def write_input(job: GuestJob, output_device: str = "") -> Path:
+    """The guest's input directory: the runner, the case programs and job.json."""
+    inp = job.workdir / "in"
+    if inp.exists():
+        shutil.rmtree(inp)
+    (inp / "guest").mkdir(parents=True)
+    (inp / "cases").mkdir()
+    shutil.copy(GUEST_DIR / "runner.py", inp / "guest" / "runner.py")
+    entries = []
+    for case in job.cases:
+        name = guest_dir_name(case)
+        (inp / "cases" / f"{name}.c").write_text(case.text)
+        entries.append({"id": name, "file": f"cases/{name}.c", "prog_types": case.prog_types()})
+    job_data = {"cell": job.cell_name, "cases": entries, "case_timeout": job.case_timeout,
+                "output_device": output_device}
+    (inp / "job.json").write_text(json.dumps(job_data, indent=1))
+    return inp
+
+
+def tar_directory(src: Path, dest: Path) -> Path:
+    with tarfile.open(dest, "w") as tar:
+        tar.add(src, arcname=".")
+    return dest
+
+
+def untar_results(disk: Path, dest: Path) -> bool:
+    """Unpack the guest's output disk; False when the guest never wrote one."""
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(disk, "r:") as tar:
+            tar.extractall(dest, filter="data")
+        return True
+    except (tarfile.TarError, OSError):
+        return False

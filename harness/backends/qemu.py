@@ -1,0 +1,122 @@
+"""The default backend: boot the cell's Debian kernel with qemu, run the guest program, collect results.
+
+One boot per cell runs all its cases. The guest reports progress on the serial console
+("HARNESS-STAGE", "HARNESS-CASE" lines), which this module turns into progress callbacks, and writes
+its results as a tar on the output disk after every case, so a guest that dies later keeps them.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from ..progress import Progress
+from .base import GuestJob, GuestRun, tar_directory, untar_results, write_input
+from .qemu_argv import Disk, VmSpec, build_qemu_argv, probe_accel, show_command
+
+BOOT_TIMEOUT = 240          # seconds from qemu start to the guest's "mounted" stage, TCG included
+OUTPUT_DISK_MB = 512
+_warned_tcg = False
+
+
+def warn_tcg(reason: str) -> None:
+    global _warned_tcg
+    if not _warned_tcg:
+        _warned_tcg = True
+        print(f"WARNING: KVM not usable ({reason}); qemu runs in TCG, 10-30x slower: clang parsing "
+              f"kernel headers takes 15-70 s per program in the guest.", file=sys.stderr)
+
+
+class QemuBackend:
+    name = "qemu"
+
+    def __init__(self, memory_mb: int = 3072, cpus: int = 2, accel: Optional[str] = None):
+        self.memory_mb, self.cpus = memory_mb, cpus
+        self.accel = accel
+
+    def vm_spec(self, job: GuestJob) -> VmSpec:
+        accel = self.accel or probe_accel().accel
+        w = job.workdir
+        return VmSpec(
+            kernel=job.kernel.file("vmlinuz"), initrd=job.kernel.file("initrd.img"),
+            disks=(Disk(job.rewriter.file("rootfs.img"), snapshot=True),
+                   Disk(job.kernel.file("kernel.img"), readonly=True),
+                   Disk(w / "in.tar", readonly=True),
+                   Disk(w / "out.img")),
+            console=w / "console.log", accel=accel, memory_mb=self.memory_mb, cpus=self.cpus)
+
+    def run(self, job: GuestJob, progress: Progress) -> GuestRun:
+        probe = probe_accel()
+        if (self.accel or probe.accel) == "tcg":
+            warn_tcg(probe.reason)
+        job.workdir.mkdir(parents=True, exist_ok=True)
+        tar_directory(write_input(job, output_device="/dev/vdd"), job.workdir / "in.tar")
+        out_img = job.workdir / "out.img"
+        out_img.unlink(missing_ok=True)
+        with open(out_img, "wb") as f:
+            f.truncate(OUTPUT_DISK_MB * 2**20)
+        spec = self.vm_spec(job)
+        spec.console.unlink(missing_ok=True)
+        command = show_command(spec)
+        (job.workdir / "qemu.cmd").write_text(command + "\n")
+        deadline = BOOT_TIMEOUT + len(job.cases) * (job.case_timeout + 30)
+        task = f"cell {job.cell_name}"
+        total = len(job.cases)
+        progress(task, 0, total, "booting")
+        t0 = time.monotonic()
+        boot_seconds = None
+        status, detail = "ok", ""
+        proc = subprocess.Popen(build_qemu_argv(spec), stdin=subprocess.DEVNULL,
+                                stdout=open(job.workdir / "qemu.out", "wb"), stderr=subprocess.STDOUT)
+        seen = 0
+        try:
+            while proc.poll() is None:
+                time.sleep(0.5)
+                elapsed = time.monotonic() - t0
+                lines = _console_lines(spec.console)
+                for line in lines[seen:]:
+                    if line.startswith("HARNESS-STAGE mounted") and boot_seconds is None:
+                        boot_seconds = elapsed
+                        progress(task, 0, total, "booted")
+                    m = re.match(r"HARNESS-CASE (start|done) (\d+) (\d+) (\S+)", line)
+                    if m:
+                        done = int(m.group(2)) - (m.group(1) == "start")
+                        progress(task, done, total, f"{m.group(1)} {m.group(4)}")
+                seen = len(lines)
+                if boot_seconds is None and elapsed > BOOT_TIMEOUT:
+                    status, detail = "boot-failed", f"the guest did not finish booting in {BOOT_TIMEOUT}s"
+                    break
+                if elapsed > deadline:
+                    status, detail = "timeout", f"the guest did not finish in {deadline}s"
+                    break
+        except KeyboardInterrupt:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        seconds = time.monotonic() - t0
+        outdir = job.workdir / "out"
+        got_output = untar_results(out_img, outdir)
+        stages = [ln for ln in _console_lines(spec.console) if ln.startswith("HARNESS-STAGE")]
+        if status == "ok":
+            if any(" failed " in f"{s} " for s in stages):
+                status, detail = "boot-failed", next(s for s in stages if " failed" in s)
+            elif not got_output:
+                status = "no-output" if boot_seconds else "boot-failed"
+                detail = f"qemu exited {proc.returncode}; last guest stage: {stages[-1] if stages else 'none'}"
+        os.unlink(out_img)
+        return GuestRun(outdir=outdir, console=spec.console, status=status, detail=detail,
+                        seconds=seconds, boot_seconds=boot_seconds, command=command)
+
+
+def _console_lines(path: Path):
+    try:
+        return path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []

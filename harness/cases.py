@@ -1,0 +1,318 @@
+"""Cases: a bcc C program with its expectations written inline, in the spirit of clang -verify.
+
+    // CASE: one-line description                       (required)
+    // PROG: function_name kprobe                       (program type where the name does not say)
+    // REQUIRES: kernel>=5.5                            (else UNSUPPORTED in that cell)
+    // XFAIL: bcc<0.38 reason, link                     (a failure there is expected; a pass is XPASS)
+    // expect-load: ok | reject <category>              (outside functions: whole case; inside: that function)
+    ... prev->pid ...   // expect-rewrite{{prev->pid}}    (this line; @+N / @-N relative, @N absolute)
+
+The set of expect-rewrite sites is strict: a rewrite no annotation names is an extra call.
+"""
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from .ctokens import Token, code_tokens, tokenize
+from .gates import Gate, GateError, parse_gate
+
+PROG_TYPES = ("kprobe", "kretprobe", "uprobe", "uretprobe", "tracepoint", "raw_tracepoint",
+              "perf_event", "socket_filter", "sched_cls", "tc", "xdp")
+# bcc's own naming conventions (and its probe macros) say the type; anything else defaults to kprobe.
+NAME_PREFIXES = {"kprobe__": "kprobe", "kretprobe__": "kretprobe", "tracepoint__": "tracepoint",
+                 "raw_tracepoint__": "raw_tracepoint"}
+PROBE_MACROS = {"TRACEPOINT_PROBE": ("tracepoint__", "tracepoint"),
+                "RAW_TRACEPOINT_PROBE": ("raw_tracepoint__", "raw_tracepoint")}
+LOAD_CATEGORIES = ("invalid-mem-access", "ctx-access", "unknown-helper", "other")
+
+HEADER = re.compile(r"//\s*(CASE|PROG|REQUIRES|XFAIL):(.*)$")
+REWRITE = re.compile(r"expect-rewrite(?:@([+-]?\d+))?\{\{(.+?)\}\}")
+LOAD = re.compile(r"expect-load(?:\[(\w+)\])?:\s*(ok|reject(?:\s+([\w-]+))?)\s*$")
+
+
+class CaseError(ValueError):
+    """A case file that cannot be used; names the file and line."""
+
+    def __init__(self, path: Path, line: int, message: str):
+        super().__init__(f"{path}:{line}: {message}")
+        self.path, self.line, self.message = path, line, message
+
+
+@dataclass(frozen=True)
+class ExpectedSite:
+    line: int
+    text: str           # the source expression, as written in the annotation
+    col: int            # where it starts on its line (1-based)
+    annotation_line: int
+
+
+@dataclass(frozen=True)
+class LoadExpectation:
+    ok: bool
+    category: str = ""  # for reject: the verifier log category it must show ("" = any)
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    prog_type: str
+    first_line: int
+    last_line: int
+
+
+@dataclass(frozen=True)
+class Xfail:
+    gate: Gate
+    reason: str
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str                 # path below the cases root, without .c
+    path: Path
+    text: str
+    description: str
+    functions: Tuple[Function, ...]
+    sites: Tuple[ExpectedSite, ...]
+    load: LoadExpectation
+    function_loads: Tuple[Tuple[str, LoadExpectation], ...] = ()
+    requires: Tuple[Gate, ...] = ()
+    xfails: Tuple[Xfail, ...] = ()
+    meta: Tuple[Tuple[str, str], ...] = field(default=())
+
+    @property
+    def sha(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+    def load_expectation(self, function: str) -> LoadExpectation:
+        return dict(self.function_loads).get(function, self.load)
+
+    def prog_types(self) -> Dict[str, str]:
+        return {f.name: f.prog_type for f in self.functions}
+
+
+def case_id(path: Path, root: Path) -> str:
+    try:
+        rel = path.resolve().relative_to(root.resolve())
+    except ValueError:
+        rel = Path(path.name)
+    return str(rel.with_suffix(""))
+
+
+def read_text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise CaseError(path, line, f"not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})")
+
+
+def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
+    path = Path(path)
+    if text is None:
+        text = read_text(path)
+    if not text.strip():
+        raise CaseError(path, 1, "empty case file")
+    tokens = tokenize(text, path.name)
+    lines = text.splitlines()
+    declared: Dict[str, Tuple[str, int]] = {}
+    description = ""
+    requires: List[Gate] = []
+    xfails: List[Xfail] = []
+    rewrites: List[Tuple[int, int, str]] = []      # (annotation line, target line, text)
+    loads: List[Tuple[int, Optional[str], LoadExpectation]] = []
+
+    for tok in tokens:
+        if tok.kind != "comment":
+            continue
+        for offset, comment_line in enumerate(tok.text.splitlines()):
+            n = tok.line + offset
+            _parse_comment(path, n, comment_line, declared, requires, xfails, rewrites, loads,
+                           len(lines))
+            m = HEADER.search(comment_line)
+            if m and m.group(1) == "CASE":
+                description = m.group(2).strip()
+
+    if not description:
+        raise CaseError(path, 1, "missing '// CASE: <one-line description>'")
+    functions = _functions(path, code_tokens(tokens), declared)
+    if not functions:
+        raise CaseError(path, 1, "no BPF program function found (a non-static function with a body, "
+                                 "or TRACEPOINT_PROBE/RAW_TRACEPOINT_PROBE)")
+    for name, (_, line) in declared.items():
+        if name not in {f.name for f in functions}:
+            raise CaseError(path, line, f"PROG names {name!r}, which is not a program function here")
+
+    sites = tuple(_locate(path, tokens, lines, ann, target, want) for ann, target, want in rewrites)
+    case_load = LoadExpectation(True)
+    function_loads = []
+    for line, fname, expectation in loads:
+        owner = fname or next((f.name for f in functions if f.first_line <= line <= f.last_line), None)
+        if fname and fname not in {f.name for f in functions}:
+            raise CaseError(path, line, f"expect-load[{fname}] names no program function")
+        if owner:
+            function_loads.append((owner, expectation))
+        else:
+            case_load = expectation
+    return Case(id=case_id(path, root), path=path, text=text, description=description,
+                functions=tuple(functions), sites=sites, load=case_load,
+                function_loads=tuple(function_loads), requires=tuple(requires), xfails=tuple(xfails))
+
+
+def _parse_comment(path, n, comment, declared, requires, xfails, rewrites, loads, nlines):
+    m = HEADER.search(comment)
+    if m:
+        key, value = m.group(1), m.group(2).strip()
+        try:
+            if key == "PROG":
+                words = value.split()
+                if len(words) != 2 or words[1] not in PROG_TYPES:
+                    raise CaseError(path, n, f"PROG wants '<function> <type>', type one of {', '.join(PROG_TYPES)}")
+                declared[words[0]] = (words[1], n)
+            elif key == "REQUIRES":
+                gate, rest = parse_gate(value)
+                if rest:
+                    raise CaseError(path, n, f"REQUIRES: unexpected text {rest!r}")
+                requires.append(gate)
+            elif key == "XFAIL":
+                gate, reason = parse_gate(value)
+                if not reason:
+                    raise CaseError(path, n, "XFAIL needs a reason after its conditions")
+                xfails.append(Xfail(gate, reason))
+        except GateError as e:
+            raise CaseError(path, n, f"{key}: {e}")
+    if "expect-rewrite" in comment:
+        found = list(REWRITE.finditer(comment))
+        leftover = REWRITE.sub("", comment)
+        if not found or "expect-rewrite" in leftover:
+            raise CaseError(path, n, "malformed expect-rewrite (expected expect-rewrite{{expr}} or "
+                                     "expect-rewrite@+1{{expr}})")
+        for r in found:
+            target = _target_line(r.group(1), n)
+            if not 1 <= target <= nlines:
+                raise CaseError(path, n, f"expect-rewrite@{r.group(1)} points at line {target}, "
+                                         f"outside the file")
+            rewrites.append((n, target, r.group(2).strip()))
+    if "expect-load" in comment:
+        m = LOAD.search(comment)
+        if not m:
+            raise CaseError(path, n, "malformed expect-load (expected 'expect-load: ok' or "
+                                     "'expect-load: reject invalid-mem-access')")
+        category = m.group(3) or ""
+        if category and category not in LOAD_CATEGORIES:
+            raise CaseError(path, n, f"unknown load category {category!r} ({', '.join(LOAD_CATEGORIES)})")
+        loads.append((n, m.group(1), LoadExpectation(m.group(2) == "ok", category)))
+
+
+def _target_line(spec: Optional[str], line: int) -> int:
+    if spec is None:
+        return line
+    if spec[0] in "+-":
+        return line + int(spec)
+    return int(spec)
+
+
+def _locate(path: Path, tokens: List[Token], lines: List[str], ann_line: int, line: int, want: str) -> ExpectedSite:
+    """The annotation's expression must appear, token for token, in the code of its target line."""
+    want_tokens = [t.text for t in code_tokens(tokenize(want))]
+    here = [t for t in code_tokens(tokens) if t.line == line]
+    texts = [t.text for t in here]
+    for i in range(len(texts) - len(want_tokens) + 1):
+        if texts[i:i + len(want_tokens)] == want_tokens:
+            last = here[i + len(want_tokens) - 1]
+            source = lines[line - 1].encode()[here[i].col - 1:last.end_col - 1].decode()
+            return ExpectedSite(line=line, text=source, col=here[i].col, annotation_line=ann_line)
+    raise CaseError(path, ann_line, f"expect-rewrite{{{{{want}}}}} names no expression on line {line}")
+
+
+def _functions(path: Path, tokens: List[Token], declared: Dict[str, Tuple[str, int]]) -> List[Function]:
+    """Program functions: non-static definitions at file scope, and bcc's probe macros."""
+    found = []
+    depth = 0
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t.text == "{":
+            depth += 1
+        elif t.text == "}":
+            depth -= 1
+        elif depth == 0 and t.kind == "identifier" and i + 1 < len(tokens) and tokens[i + 1].text == "(":
+            close = _matching(tokens, i + 1)
+            if close is not None and close + 1 < len(tokens) and tokens[close + 1].text == "{":
+                end = _matching(tokens, close + 1, "{", "}")
+                last = tokens[end].line if end is not None else tokens[-1].line
+                name = _program_name(tokens, i, close)
+                if name:
+                    kind = declared.get(name, (None,))[0] or _infer_type(name)
+                    found.append(Function(name, kind, t.line, last))
+                i = (end if end is not None else len(tokens)) + 1
+                continue
+        i += 1
+    return found
+
+
+def _program_name(tokens: List[Token], i: int, close: int) -> Optional[str]:
+    name = tokens[i].text
+    if name in PROBE_MACROS:
+        args = [t.text for t in tokens[i + 2:close] if t.text != ","]
+        return PROBE_MACROS[name][0] + "__".join(args)
+    # Look back over the declaration's specifiers: static helpers are inlined, not programs.
+    j = i - 1
+    while j >= 0 and (tokens[j].kind in ("identifier", "keyword") or tokens[j].text == "*"):
+        if tokens[j].text == "static":
+            return None
+        j -= 1
+    return name
+
+
+def _infer_type(name: str) -> str:
+    for prefix, kind in NAME_PREFIXES.items():
+        if name.startswith(prefix):
+            return kind
+    return "kprobe"
+
+
+def _matching(tokens: List[Token], i: int, open_: str = "(", close: str = ")") -> Optional[int]:
+    depth = 0
+    for j in range(i, len(tokens)):
+        if tokens[j].text == open_:
+            depth += 1
+        elif tokens[j].text == close:
+            depth -= 1
+            if depth == 0:
+                return j
+    return None
+
+
+@dataclass(frozen=True)
+class LoadedCases:
+    cases: Tuple[Case, ...]
+    errors: Tuple[CaseError, ...]
+
+
+def discover(paths: List[Path], root: Path) -> List[Path]:
+    files: List[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            files += sorted(p.rglob("*.c"))
+        else:
+            files.append(p)
+    return files
+
+
+def load_cases(paths: List[Path], root: Path) -> LoadedCases:
+    """Parse every case; a bad one becomes an error with file and line, the others still load."""
+    cases, errors = [], []
+    for f in discover(paths, root):
+        try:
+            cases.append(parse_case(f, root))
+        except CaseError as e:
+            errors.append(e)
+        except OSError as e:
+            errors.append(CaseError(f, 1, f"cannot read: {e.strerror}"))
+    return LoadedCases(tuple(cases), tuple(errors))

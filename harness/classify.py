@@ -1,0 +1,201 @@
+"""Case + Observation -> Result: the one place that decides a class, and the one that applies XFAIL.
+
+Precedence, first match wins: harness trouble; errors located in headers (ENV); compile errors in the
+rewritten program (FP-SYNTAX); verifier rejections (FN-VERIFIER, or ENV for a helper the kernel lacks);
+missing expected sites (FN-MISSING); extra sites (FP-EXTRA); PASS. Only rewriter bugs (FP-*, FN-*) can
+become XFAIL, and only a PASS can become XPASS.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from .cases import Case, ExpectedSite
+from .observation import Diagnostic, Observation
+from .outcome import Outcome
+from .sites import Site, compact, find_sites
+from .verifier import Rejection, parse_rejection
+
+
+@dataclass(frozen=True)
+class Result:
+    case_id: str
+    cell: str
+    outcome: Outcome
+    message: str                       # one line: what decided the class
+    details: str = ""                  # several lines: the site, the rewritten line, the log's last lines
+    raw_outcome: Optional[Outcome] = None   # before XFAIL/XPASS
+    missing: Tuple[Tuple[int, str], ...] = ()
+    extra: Tuple[Tuple[int, str], ...] = ()
+    actual_sites: Tuple[Site, ...] = ()
+    verifier_category: str = ""
+    log_line: str = ""
+    probe_reads: int = 0
+    insns: int = 0
+    versions: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.outcome.label
+
+
+def _loc(case: Case, line: int, col: int = 0) -> str:
+    return f"{case.path}:{line}" + (f":{col}" if col else "")
+
+
+def _totals(obs: Observation) -> Tuple[int, int]:
+    return (sum(f.probe_read_calls for f in obs.functions),
+            sum(f.insns or 0 for f in obs.functions))
+
+
+def _rewritten_line(obs: Observation, n: int) -> str:
+    lines = (obs.rewritten or "").splitlines()
+    return lines[n - 1].strip() if 0 < n <= len(lines) else ""
+
+
+def classify(case: Case, obs: Observation, versions: Dict[str, str]) -> Result:
+    raw = _classify_raw(case, obs)
+    return apply_gates(case, raw, versions)
+
+
+def unsupported(case: Case, cell: str, versions: Dict[str, str]) -> Optional[Result]:
+    """UNSUPPORTED when a REQUIRES line excludes this cell (the case is then not run)."""
+    for gate in case.requires:
+        if not gate.holds(versions):
+            return Result(case.id, cell, Outcome.UNSUPPORTED, f"REQUIRES {gate.text} does not hold here",
+                          versions=versions)
+    return None
+
+
+def apply_gates(case: Case, result: Result, versions: Dict[str, str]) -> Result:
+    from dataclasses import replace
+    gate = next((x for x in case.xfails if x.gate.holds(versions)), None)
+    result = replace(result, raw_outcome=result.outcome, versions=versions)
+    if gate is None:
+        return result
+    if result.outcome.rewriter_bug:
+        return replace(result, outcome=Outcome.XFAIL,
+                       message=f"{result.outcome.label} as expected by XFAIL {gate.gate.text} "
+                               f"({gate.reason}): {result.message}")
+    if result.outcome is Outcome.PASS:
+        return replace(result, outcome=Outcome.XPASS,
+                       message=f"passes, but XFAIL {gate.gate.text} says it fails here ({gate.reason})")
+    return result
+
+
+def _classify_raw(case: Case, obs: Observation) -> Result:
+    calls, insns = _totals(obs)
+    base = dict(case_id=case.id, cell=obs.cell, probe_reads=calls, insns=insns)
+    if obs.status != "ok":
+        return Result(outcome=Outcome.HARNESS, message=f"{obs.status}: {obs.detail}", **base)
+    if not obs.compiled:
+        return _compile_failure(case, obs, base)
+    if obs.rewritten is None:
+        return Result(outcome=Outcome.HARNESS,
+                      message="bcc's output holds no rewritten text (DEBUG_PREPROCESSOR)", **base)
+
+    actual = find_sites(case.text, obs.rewritten)
+    missing, extra = compare_sites(case.sites, actual)
+    site_lines = _site_details(case, obs, missing, extra)
+    common = dict(missing=tuple((s.line, s.text) for s in missing),
+                  extra=tuple((s.line, s.text) for s in extra), actual_sites=tuple(actual), **base)
+
+    for fn in obs.functions:
+        expectation = case.load_expectation(fn.name)
+        if fn.loaded:
+            if not expectation.ok:
+                return Result(outcome=Outcome.INVALID,
+                              message=f"{fn.name} loaded, but the case says expect-load: reject "
+                                      f"{expectation.category}".rstrip(), details=site_lines, **common)
+            continue
+        rejection = parse_rejection(fn.verifier_log)
+        if rejection is None:
+            return Result(outcome=Outcome.ENV, details=site_lines,
+                          message=f"the kernel refused {fn.name} ({fn.prog_type}) without a verifier log: "
+                                  f"{fn.error}", **common)
+        if not expectation.ok and expectation.category in ("", rejection.category):
+            continue
+        details = site_lines + _verifier_details(fn.name, rejection)
+        if rejection.category == "unknown-helper":
+            return Result(outcome=Outcome.ENV, details=details, verifier_category=rejection.category,
+                          log_line=rejection.line,
+                          message=f"{fn.name}: a helper this kernel lacks: {rejection.line.strip()}", **common)
+        where = f" (expected site not rewritten: {_loc(case, missing[0].line, missing[0].col)} " \
+                f"{missing[0].text})" if missing else ""
+        return Result(outcome=Outcome.FN_VERIFIER, details=details, verifier_category=rejection.category,
+                      log_line=rejection.line,
+                      message=f"verifier rejected {fn.name}: {rejection.summary()}{where}", **common)
+    if missing:
+        s = missing[0]
+        return Result(outcome=Outcome.FN_MISSING, details=site_lines,
+                      message=f"expected rewrite missing at {_loc(case, s.line, s.col)}: {s.text}"
+                              + (f" (+{len(missing) - 1} more)" if len(missing) > 1 else ""), **common)
+    if extra:
+        s = extra[0]
+        return Result(outcome=Outcome.FP_EXTRA, details=site_lines,
+                      message=f"unexpected rewrite at {_loc(case, s.line, s.col)}: {s.text} -> {s.helper}"
+                              + (f" (+{len(extra) - 1} more)" if len(extra) > 1 else ""), **common)
+    return Result(outcome=Outcome.PASS, message=f"{len(actual)} site(s) rewritten as expected; "
+                                                f"{len(obs.functions)} function(s) loaded", **common)
+
+
+def compare_sites(expected: Tuple[ExpectedSite, ...], actual: List[Site]):
+    """(missing expected sites, extra actual sites), compared by (line, expression without blanks)."""
+    want = Counter((s.line, compact(s.text)) for s in expected)
+    have = Counter(s.key for s in actual)
+    missing, extra = [], []
+    left = want - have
+    for s in expected:
+        k = (s.line, compact(s.text))
+        if left[k]:
+            left[k] -= 1
+            missing.append(s)
+    over = have - want
+    for s in actual:
+        if over[s.key]:
+            over[s.key] -= 1
+            extra.append(s)
+    return missing, extra
+
+
+def _site_details(case: Case, obs: Observation, missing, extra) -> str:
+    out = []
+    src = case.text.splitlines()
+    for s in missing:
+        out.append(f"missing: {_loc(case, s.line, s.col)}: {s.text}\n    original: {src[s.line - 1].strip()}")
+    for s in extra:
+        out.append(f"extra:   {_loc(case, s.line, s.col)}: {s.text} ({s.form} via {s.helper})\n"
+                   f"    rewritten: {_rewritten_line(obs, s.rewritten_line)}")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def _verifier_details(name: str, rejection: Rejection) -> str:
+    tail = "\n".join("    " + ln for ln in rejection.tail.splitlines())
+    return f"verifier ({name}): {rejection.summary()}\n  last lines of the log:\n{tail}\n"
+
+
+def _compile_failure(case: Case, obs: Observation, base: dict) -> Result:
+    errors: List[Diagnostic] = [d for d in obs.diagnostics if d.is_error]
+    in_headers = [d for d in errors if not d.in_main_file]
+    if in_headers:
+        d = in_headers[0]
+        return Result(outcome=Outcome.ENV, log_line=d.render(), details=d.context,
+                      message=f"compile error inside headers, not the program: {d.render()}", **base)
+    rewritten = [d for d in errors if d.phase == 2]
+    if rewritten:
+        d = rewritten[0]
+        line = _rewritten_line(obs, d.line)
+        sites = find_sites(case.text, obs.rewritten) if obs.rewritten else []
+        near = [s for s in sites if s.rewritten_line == d.line]
+        where = f" at the rewrite of {_loc(case, near[0].line, near[0].col)} {near[0].text}" if near else ""
+        return Result(outcome=Outcome.FP_SYNTAX, log_line=d.render(), actual_sites=tuple(sites),
+                      details=f"rewritten line {d.line}: {line}\n{d.context}",
+                      message=f"the rewritten program does not compile{where}: {d.message}", **base)
+    original = [d for d in errors if d.phase == 1]
+    if original:
+        d = original[0]
+        return Result(outcome=Outcome.ENV, log_line=d.render(), details=d.context,
+                      message=f"the program does not compile with this release before any rewrite "
+                              f"(line {d.line}): {d.message}", **base)
+    return Result(outcome=Outcome.HARNESS, message=f"bcc failed without a compiler diagnostic: "
+                                                   f"{obs.compile_error}", **base)

@@ -1,0 +1,174 @@
+"""The two kinds of image a cell needs, each built once and cached (see store.py).
+
+- rewriter image: a Debian root filesystem with bcc's Python bindings (libbcc = the rewriter) and python3,
+  made with mmdebstrap; as a directory (for split mode on the host) and as an ext4 disk (for VMs).
+- kernel image: a Debian kernel with its modules and headers, from the archive's packages, plus our
+  tiny initramfs and an ext4 disk holding lib/modules/<kver> and usr/src for the guest.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from ..progress import Progress, silent
+from . import initramfs
+from .debian import PrivateApt, extract_deb, upstream_version
+from .store import Image, Recipe, ensure, lookup
+
+# Bump when what a recipe produces changes, so caches rebuild instead of being reused wrongly.
+REWRITER_RECIPE = 1
+KERNEL_RECIPE = 1
+
+# Left out of rewriter roots: nothing in them is read by bcc or the guest program.
+DPKG_EXCLUDES = ["/usr/share/doc/*", "/usr/share/man/*", "/usr/share/locale/*", "/usr/share/info/*"]
+
+
+class ImageError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class RewriterSpec:
+    name: str                 # cell axis name, e.g. "bcc-0.26"
+    suite: str                # Debian suite it comes from
+    packages: tuple = ("python3-bpfcc",)
+
+    def recipe(self) -> Recipe:
+        return Recipe("rewriter", self.name, {"suite": self.suite, "packages": list(self.packages),
+                                              "recipe": REWRITER_RECIPE})
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    name: str                 # cell axis name, e.g. "linux-6.1"
+    suite: str
+    package: str = "linux-image-cloud-amd64"   # metapackage or exact linux-image-<kver> package
+
+    def recipe(self) -> Recipe:
+        return Recipe("kernel", self.name, {"suite": self.suite, "package": self.package,
+                                            "recipe": KERNEL_RECIPE})
+
+
+def _run(argv: List[str], what: str, **kw) -> str:
+    proc = subprocess.run(argv, capture_output=True, text=True, **kw)
+    if proc.returncode != 0:
+        raise ImageError(f"{what} failed (exit {proc.returncode}): {' '.join(argv[:3])} ...\n"
+                         f"{(proc.stderr or proc.stdout)[-3000:]}")
+    return proc.stdout
+
+
+def _ext4_disk(tree: Path, out: Path, label: str) -> None:
+    used = int(_run(["du", "-sb", str(tree)], "du").split()[0])
+    size_mb = int(used * 1.25 / 2**20) + 128
+    _run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", label, "-d", str(tree), str(out), f"{size_mb}M"],
+         f"mke2fs of {label}")
+
+
+def dpkg_versions(root: Path) -> Dict[str, str]:
+    """Installed package -> version, read from a root's dpkg status file."""
+    versions: Dict[str, str] = {}
+    for block in (root / "var/lib/dpkg/status").read_text().split("\n\n"):
+        name = re.search(r"^Package: (.+)$", block, re.M)
+        version = re.search(r"^Version: (.+)$", block, re.M)
+        if name and version and "Status: install ok installed" in block:
+            versions[name.group(1)] = version.group(1)
+    return versions
+
+
+def rewriter_image(spec: RewriterSpec, progress: Progress = silent) -> Image:
+    def build(scratch: Path) -> Dict[str, object]:
+        task = f"rewriter {spec.name}"
+        apt = PrivateApt(spec.suite)
+        root = scratch / "root"
+        progress(task, 0, 3, f"mmdebstrap {spec.suite} (about a minute)")
+        argv = ["mmdebstrap", "--variant=minbase", "--include=" + ",".join(spec.packages)]
+        argv += [f"--dpkgopt=path-exclude={p}" for p in DPKG_EXCLUDES]
+        argv += [spec.suite, str(root), apt.source_line()]
+        _run(argv, f"mmdebstrap of {spec.suite}")
+        versions = dpkg_versions(root)
+        if "python3-bpfcc" not in versions:
+            raise ImageError(f"{spec.suite}: python3-bpfcc did not install")
+        # Mount points the guest init uses, so it never has to write outside /run and /tmp.
+        for d in ("mnt/kernel", "run/harness"):
+            (root / d).mkdir(parents=True, exist_ok=True)
+        progress(task, 2, 3, "ext4 disk")
+        _ext4_disk(root, scratch / "rootfs.img", "rewriter")
+        progress(task, 3, 3, "done")
+        python = next((v for k, v in versions.items() if re.fullmatch(r"python3\.\d+", k)), "")
+        return {
+            "suite": spec.suite,
+            "bcc_version": upstream_version(versions["python3-bpfcc"]),
+            "packages": {k: versions[k] for k in ("python3-bpfcc", "libbpfcc") if k in versions},
+            "python": upstream_version(python),
+            "clang": next((k for k in versions if re.fullmatch(r"libclang-cpp\d+", k)), ""),
+            "mirror": apt.mirror,
+        }
+
+    return ensure(spec.recipe(), build)
+
+
+def kernel_image(spec: KernelSpec, progress: Progress = silent) -> Image:
+    def build(scratch: Path) -> Dict[str, object]:
+        task = f"kernel {spec.name}"
+        apt = PrivateApt(spec.suite)
+        progress(task, 0, 5, "resolving packages")
+        # A metapackage (linux-image-cloud-amd64) depends on the versioned package; take that one.
+        image_pkg = spec.package
+        versioned = [d for d in apt.depends(image_pkg) if re.match(r"linux-image-\d", d)]
+        if versioned:
+            image_pkg = versioned[0]
+        kver = image_pkg[len("linux-image-"):]
+        headers_pkg = "linux-headers-" + kver
+        wanted = [image_pkg, headers_pkg] + [d for d in apt.depends(headers_pkg)
+                                             if d.startswith("linux-headers-")]
+        versions = {name: apt.resolve(name).version for name in wanted}
+        progress(task, 1, 5, f"downloading {len(wanted)} packages")
+        debs = apt.download(wanted, scratch / "debs")
+        tree = scratch / "tree"
+        progress(task, 2, 5, "extracting")
+        for deb in debs:
+            extract_deb(deb, tree)
+        shutil.rmtree(scratch / "debs")
+        _normalize_modules(tree, kver)
+        _run(["depmod", "-b", str(tree), kver], "depmod")
+        progress(task, 3, 5, "initramfs")
+        shutil.copy(tree / "boot" / f"vmlinuz-{kver}", scratch / "vmlinuz")
+        shutil.copy(tree / "boot" / f"System.map-{kver}", scratch / "System.map")
+        modules = initramfs.build(tree, kver, scratch / "initrd.img")
+        progress(task, 4, 5, "ext4 disk")
+        _ext4_disk(tree, scratch / "kernel.img", "kernel")
+        progress(task, 5, 5, "done")
+        return {
+            "suite": spec.suite,
+            "kver": kver,
+            "kernel_version": upstream_version(versions[image_pkg]),
+            "packages": versions,
+            "initramfs_modules": modules,
+            "mirror": apt.mirror,
+        }
+
+    return ensure(spec.recipe(), build)
+
+
+def _normalize_modules(tree: Path, kver: str) -> None:
+    """Newer suites ship modules under usr/lib/modules; the guest init and depmod expect lib/modules."""
+    usr = tree / "usr/lib/modules" / kver
+    lib = tree / "lib/modules" / kver
+    if usr.exists() and not lib.exists():
+        lib.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(usr), str(lib))
+    if not lib.exists():
+        raise ImageError(f"kernel {kver}: no modules directory in the extracted packages")
+
+
+def cached(spec) -> Optional[Image]:
+    return lookup(spec.recipe())
+
+
+def describe(image: Image) -> str:
+    m = image.manifest
+    return json.dumps({k: m.get(k) for k in ("suite", "bcc_version", "kver", "kernel_version") if k in m})

@@ -1,0 +1,28 @@
+"""The closed list of classes a case x cell can end in (lit's ResultCode, for the rewriter)."""
+
+from enum import Enum
+
+
+class Outcome(Enum):
+    #            label           is_failure  rewriter_bug  meaning
+    PASS = ("PASS", False, False, "rewritten exactly where expected; loads as expected")
+    FP_EXTRA = ("FP-EXTRA", True, True, "a rewrite no expectation names (an extra probe read)")
+    FP_SYNTAX = ("FP-SYNTAX", True, True, "the rewritten program does not compile")
+    FN_MISSING = ("FN-MISSING", True, True, "an expected rewrite is missing; the program still loads")
+    FN_VERIFIER = ("FN-VERIFIER", True, True, "the verifier rejects the rewritten program")
+    ENV = ("ENV", False, False, "this rewriter and kernel cannot run the program (headers, helper, prog type)")
+    HARNESS = ("HARNESS", True, False, "harness trouble: VM, timeout, bcc crash; says nothing of the rewriter")
+    INVALID = ("INVALID", True, False, "the case file itself is wrong (names file and line)")
+    XFAIL = ("XFAIL", False, False, "fails as a gated XFAIL line says it does")
+    XPASS = ("XPASS", True, False, "passes although an XFAIL line says it fails here")
+    UNSUPPORTED = ("UNSUPPORTED", False, False, "a REQUIRES line excludes this cell")
+
+    def __init__(self, label: str, is_failure: bool, rewriter_bug: bool, meaning: str):
+        self.label, self.is_failure, self.rewriter_bug, self.meaning = label, is_failure, rewriter_bug, meaning
+
+    @classmethod
+    def from_label(cls, label: str) -> "Outcome":
+        for o in cls:
+            if o.label == label:
+                return o
+        raise ValueError(f"unknown outcome {label!r}")

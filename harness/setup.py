@@ -1,0 +1,67 @@
+"""The host programs the harness needs, found or installed (Debian/Ubuntu: apt-get, as root)."""
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List
+
+from .images.initramfs import BUSYBOX
+
+
+@dataclass(frozen=True)
+class Requirement:
+    what: str
+    package: str
+    present: bool
+
+
+def _static_elf(path: Path) -> bool:
+    """True for an ELF with no program interpreter (statically linked): the initramfs has no libc."""
+    try:
+        data = path.read_bytes()[:65536]
+    except OSError:
+        return False
+    return data[:4] == b"\x7fELF" and b"/lib64/ld-linux" not in data and b"/lib/ld-linux" not in data
+
+
+def requirements() -> List[Requirement]:
+    have = shutil.which
+    return [
+        Requirement("qemu-system-x86_64", "qemu-system-x86", bool(have("qemu-system-x86_64"))),
+        Requirement("mmdebstrap", "mmdebstrap", bool(have("mmdebstrap"))),
+        Requirement("mke2fs", "e2fsprogs", bool(have("mke2fs") or Path("/usr/sbin/mke2fs").exists())),
+        Requirement("static busybox", "busybox-static", _static_elf(BUSYBOX)),
+        Requirement("modprobe/depmod", "kmod", bool(have("depmod") or Path("/usr/sbin/depmod").exists())),
+        Requirement("dpkg-deb", "dpkg", bool(have("dpkg-deb"))),
+        Requirement("apt-get", "apt", bool(have("apt-get"))),
+    ]
+
+
+def install_command(missing: List[Requirement]) -> List[str]:
+    return ["apt-get", "install", "-y", "--no-install-recommends"] + sorted({r.package for r in missing})
+
+
+def ensure(install: bool, echo=print) -> bool:
+    """True when everything is present (after installing it, with `install` and root)."""
+    missing = [r for r in requirements() if not r.present]
+    if not missing:
+        return True
+    command = install_command(missing)
+    names = ", ".join(r.what for r in missing)
+    if not install:
+        echo(f"missing: {names}\ninstall with:  sudo {' '.join(command)}\n"
+             f"(or run `python -m harness setup --install` as root)")
+        return False
+    if os.geteuid() != 0:
+        echo(f"missing: {names}; --install needs root. Run:  sudo {' '.join(command)}")
+        return False
+    echo(f"installing {', '.join(r.package for r in missing)} ...")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+    still = [r for r in requirements() if not r.present]
+    if still:
+        echo(f"still missing after install: {', '.join(r.what for r in still)}")
+    return not still

@@ -1,0 +1,118 @@
+"""Run results on disk: one directory per run, JSON lines of results, one JSON per observation.
+
+    <results dir>/<run id>/run.json                 when, what, where
+    <results dir>/<run id>/results.jsonl            one Result per line, appended as cells finish
+    <results dir>/<run id>/cells/<cell>/            the backend's work dir (console, guest output)
+    <results dir>/<run id>/cells/<cell>/observations/<case>.json
+    <results dir>/latest -> <run id>
+
+Appending as each cell finishes means an interrupted run keeps what it finished.
+"""
+
+import json
+import os
+import platform
+import socket
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from . import __version__
+from .classify import Result
+from .observation import Observation
+from .outcome import Outcome
+from .paths import results_dir
+from .sites import Site
+
+
+def result_to_json(r: Result) -> Dict:
+    d = asdict(r)
+    d["outcome"] = r.outcome.label
+    d["raw_outcome"] = r.raw_outcome.label if r.raw_outcome else None
+    return d
+
+
+def result_from_json(d: Dict) -> Result:
+    d = dict(d)
+    d["outcome"] = Outcome.from_label(d["outcome"])
+    d["raw_outcome"] = Outcome.from_label(d["raw_outcome"]) if d.get("raw_outcome") else None
+    d["actual_sites"] = tuple(Site(**s) for s in d.get("actual_sites", ()))
+    d["missing"] = tuple(tuple(x) for x in d.get("missing", ()))
+    d["extra"] = tuple(tuple(x) for x in d.get("extra", ()))
+    return Result(**d)
+
+
+def safe_name(text: str) -> str:
+    return text.replace("/", "__")
+
+
+class RunDir:
+    def __init__(self, path: Path):
+        self.path = path
+
+    @staticmethod
+    def create(argv: List[str], mode: str = "guest", root: Optional[Path] = None) -> "RunDir":
+        root = root or results_dir()
+        root.mkdir(parents=True, exist_ok=True)
+        run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+        path = root / run_id
+        path.mkdir()
+        (path / "run.json").write_text(json.dumps({
+            "id": run_id, "started": time.time(), "argv": argv, "mode": mode,
+            "harness": __version__, "host": socket.gethostname(), "python": platform.python_version(),
+        }, indent=1))
+        latest = root / "latest"
+        tmp = root / f".latest-{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(run_id)
+        tmp.replace(latest)
+        return RunDir(path)
+
+    def cell_dir(self, cell: str) -> Path:
+        return self.path / "cells" / cell
+
+    def record_observations(self, cell: str, observations: List[Observation]) -> None:
+        obs_dir = self.cell_dir(cell) / "observations"
+        obs_dir.mkdir(parents=True, exist_ok=True)
+        for o in observations:
+            (obs_dir / f"{safe_name(o.case_id)}.json").write_text(json.dumps(o.to_json(), indent=1))
+
+    def record_results(self, results: List[Result]) -> None:
+        with open(self.path / "results.jsonl", "a") as f:
+            for r in results:
+                f.write(json.dumps(result_to_json(r)) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def results(self) -> List[Result]:
+        try:
+            lines = (self.path / "results.jsonl").read_text().splitlines()
+        except OSError:
+            return []
+        return [result_from_json(json.loads(ln)) for ln in lines if ln.strip()]
+
+    def observation(self, cell: str, case_id: str) -> Optional[Observation]:
+        path = self.cell_dir(cell) / "observations" / f"{safe_name(case_id)}.json"
+        try:
+            return Observation.from_json(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            return None
+
+
+def runs(root: Optional[Path] = None) -> Iterator[RunDir]:
+    """Runs, newest first."""
+    root = root or results_dir()
+    if not root.exists():
+        return iter(())
+    dirs = sorted((p for p in root.iterdir() if p.is_dir() and (p / "run.json").exists()),
+                  key=lambda p: p.name, reverse=True)
+    return (RunDir(p) for p in dirs)
+
+
+def last_results_for(case_id: str, root: Optional[Path] = None) -> Tuple[Optional[RunDir], List[Result]]:
+    for run in runs(root):
+        found = [r for r in run.results() if r.case_id == case_id]
+        if found:
+            return run, found
+    return None, []
