@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Tuple
 
 from .ctokens import Token, code_tokens, tokenize
 from .gates import Gate, GateError, parse_gate
+from .paths import display_path
 
 PROG_TYPES = ("kprobe", "kretprobe", "uprobe", "uretprobe", "tracepoint", "raw_tracepoint",
               "perf_event", "socket_filter", "sched_cls", "tc", "xdp")
@@ -37,7 +38,7 @@ class CaseError(ValueError):
     """A case file that cannot be used; names the file and line."""
 
     def __init__(self, path: Path, line: int, message: str):
-        super().__init__(f"{path}:{line}: {message}")
+        super().__init__(f"{display_path(path)}:{line}: {message}")
         self.path, self.line, self.message = path, line, message
 
 

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Tuple
 from .cases import Case, ExpectedSite
 from .observation import Diagnostic, Observation
 from .outcome import Outcome
+from .paths import display_path
 from .sites import Site, compact, find_sites
 from .verifier import Rejection, parse_rejection
 
@@ -40,7 +41,7 @@ class Result:
 
 
 def _loc(case: Case, line: int, col: int = 0) -> str:
-    return f"{case.path}:{line}" + (f":{col}" if col else "")
+    return f"{display_path(case.path)}:{line}" + (f":{col}" if col else "")
 
 
 def _totals(obs: Observation) -> Tuple[int, int]:

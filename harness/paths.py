@@ -24,3 +24,11 @@ def results_dir() -> Path:
 
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def display_path(path: Path) -> str:
+    """A path as people want to read it in messages: relative to the project when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(project_root()))
+    except ValueError:
+        return str(path)

@@ -15,11 +15,13 @@ from .cases import Case, CaseError, parse_case, read_text
 from .classify import Result
 from .matrix import Cell, load_matrix
 from .outcome import Outcome
-from .paths import project_root
 from .pipeline import run_cell
 from .store import RunDir
 
-CASES_ROOT = project_root() / "cases"
+
+
+def cases_root(config) -> Path:
+    return Path(config.rootpath) / "cases"
 
 
 def pytest_addoption(parser):
@@ -30,7 +32,7 @@ def pytest_addoption(parser):
 
 
 def pytest_collect_file(file_path: Path, parent):
-    if file_path.suffix == ".c" and CASES_ROOT in file_path.resolve().parents:
+    if file_path.suffix == ".c" and cases_root(parent.config).resolve() in file_path.resolve().parents:
         return CaseFile.from_parent(parent, path=file_path)
     return None
 
@@ -81,7 +83,7 @@ class CaseFile(pytest.File):
     def collect(self):
         cells = _cells(self.config)
         try:
-            case = parse_case(self.path, CASES_ROOT, read_text(self.path))
+            case = parse_case(self.path, cases_root(self.config), read_text(self.path))
         except CaseError as e:
             for cell in cells:
                 yield InvalidItem.from_parent(self, name=cell.name, error=e)

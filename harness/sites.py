@@ -196,7 +196,7 @@ def find_sites(original: str, rewritten: str) -> List[Site]:
         sites.append(Site(text=text, line=line, col=col, end_line=end_line, end_col=end_col,
                           helper=info["helper"], form=info["form"], address=info["address"],
                           rewritten_line=info["rewritten_line"], depth=info["depth"]))
-    sites.sort(key=lambda s: (s.line, s.col, -s.depth))
+    sites.sort(key=lambda s: (s.line, s.col, s.depth))
     return sites
 
 

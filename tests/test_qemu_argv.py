@@ -1,0 +1,48 @@
+"""The pure qemu command builder and the KVM probe."""
+
+from pathlib import Path
+
+from harness.backends.qemu_argv import Disk, VmSpec, build_qemu_argv, probe_accel
+
+
+def spec(**kw):
+    base = dict(kernel=Path("/k/vmlinuz"), initrd=Path("/k/initrd.img"), console=Path("/w/console.log"),
+                disks=(Disk(Path("/r/rootfs.img"), snapshot=True), Disk(Path("/k/kernel.img"), readonly=True),
+                       Disk(Path("/w/out.img"))))
+    base.update(kw)
+    return VmSpec(**base)
+
+
+def test_tcg_command_has_disks_in_order_and_no_network():
+    argv = build_qemu_argv(spec())
+    assert argv[:2] == ["qemu-system-x86_64", "-nodefaults"]
+    assert argv[argv.index("-accel") + 1] == "tcg,thread=multi"
+    drives = [argv[i + 1] for i, a in enumerate(argv) if a == "-drive"]
+    assert drives == ["file=/r/rootfs.img,format=raw,if=virtio,snapshot=on",
+                      "file=/k/kernel.img,format=raw,if=virtio,readonly=on",
+                      "file=/w/out.img,format=raw,if=virtio"]
+    assert "-nic" not in argv and "-netdev" not in argv
+    assert "panic=-1" in argv[argv.index("-append") + 1]
+    assert argv[argv.index("-serial") + 1] == "file:/w/console.log"
+
+
+def test_kvm_command():
+    argv = build_qemu_argv(spec(accel="kvm"))
+    assert argv[argv.index("-accel") + 1] == "kvm"
+    assert argv[argv.index("-cpu") + 1] == "host,-arch-capabilities"
+
+
+def test_probe_refuses_kvm_pvm(tmp_path, monkeypatch):
+    monkeypatch.delenv("HARNESS_ACCEL", raising=False)
+    dev = tmp_path / "kvm"
+    dev.write_text("")
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("flags\t\t: fpu vme vmx sse\n")
+    modules = tmp_path / "modules"
+    (modules / "kvm_pvm").mkdir(parents=True)
+    assert probe_accel(str(dev), str(cpuinfo), str(modules)).accel == "tcg"
+    (modules / "kvm_pvm").rmdir()
+    assert probe_accel(str(dev), str(cpuinfo), str(modules)).accel == "kvm"
+    cpuinfo.write_text("flags\t\t: fpu vme sse\n")
+    assert probe_accel(str(dev), str(cpuinfo), str(modules)).accel == "tcg"
+    assert probe_accel(str(tmp_path / "none"), str(cpuinfo), str(modules)).reason.endswith("not accessible")
