@@ -27,3 +27,5 @@ def recorded():
         versions = json.loads((out / "versions.json").read_text())
         return case, obs, versions
     return load
+
+pytest_plugins = ["pytester"]

@@ -1,0 +1,89 @@
+"""End to end, for real: build the images, boot bookworm's kernel in qemu, run bcc 0.26 on the cases.
+
+Slow under TCG (about 2 minutes here); images are cached under the user cache directory.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.vm
+
+BAD_CASE = """// CASE: a case whose annotation names nothing on its line
+#include <linux/sched.h>
+
+int bad(struct pt_regs *ctx, struct task_struct *prev)
+{
+    return prev->pid;  // expect-rewrite{{prev->tgid}}
+}
+"""
+
+
+def harness(*args, env=None, timeout=1800):
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def seed_run(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    bad = tmp_path_factory.mktemp("bad") / "bad_annotation.c"
+    bad.write_text(BAD_CASE)
+    env = dict(os.environ, HARNESS_RESULTS_DIR=str(results), COLUMNS="200")
+    proc = harness("run", "cases/seed", str(bad), env=env)
+    rows = [json.loads(ln) for ln in (results / "latest" / "results.jsonl").read_text().splitlines()]
+    return proc, {r["case_id"]: r for r in rows}, env
+
+
+def test_seed_cases_get_their_classes(seed_run):
+    proc, rows, _ = seed_run
+    assert rows["seed/count_sched"]["outcome"] == "PASS", proc.stdout
+    assert rows["seed/sock_in_map"]["outcome"] == "PASS", proc.stdout
+    launder = rows["seed/sock_through_u64"]
+    assert launder["outcome"] == "XFAIL" and launder["raw_outcome"] == "FN-VERIFIER"
+    assert launder["verifier_category"] == "invalid-mem-access"
+    assert launder["missing"] == [[22, "sk->__sk_common.skc_family"]]
+    assert launder["versions"]["bcc"] == "0.26.0" and launder["versions"]["kernel"].startswith("6.1.")
+
+
+def test_bad_case_is_reported_with_file_and_line_and_the_others_still_ran(seed_run):
+    proc, rows, _ = seed_run
+    bad = rows["bad_annotation"]
+    assert bad["outcome"] == "INVALID"
+    assert "bad_annotation.c:6: expect-rewrite{{prev->tgid}} names no expression on line 6" in bad["message"]
+    assert proc.returncode == 2          # harness-level trouble (an invalid case) is exit 2
+    assert "INVALID" in proc.stdout and "XFAIL" in proc.stdout and "PASS" in proc.stdout
+
+
+def test_sites_mapped_back_and_bytecode_counted(seed_run):
+    _, rows, _ = seed_run
+    (site,) = rows["seed/count_sched"]["actual_sites"]
+    assert (site["text"], site["line"], site["col"]) == ("prev->pid", 6, 12)
+    assert rows["seed/count_sched"]["probe_reads"] == 1
+
+
+def test_show_prints_the_last_run(seed_run):
+    _, _, env = seed_run
+    proc = harness("show", "seed/count_sched", env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "bpf_probe_read(&_val, sizeof(_val), (void *)&prev->pid)" in proc.stdout
+    assert "count_sched (kprobe): loaded" in proc.stdout
+
+
+def test_pytest_plugin_items_share_one_boot(pytester, tmp_path):
+    pytester.makeconftest('pytest_plugins = ["harness.pytest_plugin"]\n')
+    cases = pytester.mkdir("cases")
+    (cases / "count_sched.c").write_text((ROOT / "cases/seed/count_sched.c").read_text())
+    (cases / "bad_annotation.c").write_text(BAD_CASE)
+    env_path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    pytester._monkeypatch.setenv("PYTHONPATH", env_path)
+    pytester._monkeypatch.setenv("HARNESS_RESULTS_DIR", str(tmp_path / "results"))
+    result = pytester.runpytest_subprocess("cases", "-v", "-p", "no:cacheprovider", timeout=1200)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*count_sched.c::bcc-0.26@linux-6.1 PASSED*",
+                                 "*INVALID*bad_annotation.c:6: expect-rewrite{{prev->tgid}} names no expression*"])
