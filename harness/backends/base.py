@@ -52,20 +52,21 @@ def guest_dir_name(case: Case) -> str:
     return case.id.replace("/", "__")
 
 
-def write_input(job: GuestJob, output_device: str = "") -> Path:
-    """The guest's input directory: the runner, the case programs and job.json."""
-    inp = job.workdir / "in"
+def write_input(job: GuestJob, mode: str = "run", output_device: str = "", dest: Optional[Path] = None) -> Path:
+    """The guest program's input directory: the guest code, the case programs and job.json."""
+    inp = dest or job.workdir / "in"
     if inp.exists():
         shutil.rmtree(inp)
     (inp / "guest").mkdir(parents=True)
     (inp / "cases").mkdir()
-    shutil.copy(GUEST_DIR / "runner.py", inp / "guest" / "runner.py")
+    for source in GUEST_DIR.glob("*.py"):
+        shutil.copy(source, inp / "guest" / source.name)
     entries = []
     for case in job.cases:
         name = guest_dir_name(case)
         (inp / "cases" / f"{name}.c").write_text(case.text)
         entries.append({"id": name, "file": f"cases/{name}.c", "prog_types": case.prog_types()})
-    job_data = {"cell": job.cell_name, "cases": entries, "case_timeout": job.case_timeout,
+    job_data = {"cell": job.cell_name, "mode": mode, "cases": entries, "case_timeout": job.case_timeout,
                 "output_device": output_device}
     (inp / "job.json").write_text(json.dumps(job_data, indent=1))
     return inp

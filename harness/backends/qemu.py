@@ -13,12 +13,14 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from ..images.store import Image
 from ..progress import Progress
 from .base import GuestJob, GuestRun, tar_directory, untar_results, write_input
 from .qemu_argv import Disk, VmSpec, build_qemu_argv, probe_accel, show_command
 
 BOOT_TIMEOUT = 240          # seconds from qemu start to the guest's "mounted" stage, TCG included
 OUTPUT_DISK_MB = 512
+OUTPUT_DEVICE = "/dev/vdd"        # the fourth virtio disk, see vm_spec
 _warned_tcg = False
 
 
@@ -37,40 +39,46 @@ class QemuBackend:
         self.memory_mb, self.cpus = memory_mb, cpus
         self.accel = accel
 
-    def vm_spec(self, job: GuestJob) -> VmSpec:
+    def vm_spec(self, kernel: Image, rootfs: Image, workdir: Path) -> VmSpec:
         accel = self.accel or probe_accel().accel
-        w = job.workdir
         return VmSpec(
-            kernel=job.kernel.file("vmlinuz"), initrd=job.kernel.file("initrd.img"),
-            disks=(Disk(job.rewriter.file("rootfs.img"), snapshot=True),
-                   Disk(job.kernel.file("kernel.img"), readonly=True),
-                   Disk(w / "in.tar", readonly=True),
-                   Disk(w / "out.img")),
-            console=w / "console.log", accel=accel, memory_mb=self.memory_mb, cpus=self.cpus)
+            kernel=kernel.file("vmlinuz"), initrd=kernel.file("initrd.img"),
+            disks=(Disk(rootfs.file("rootfs.img"), snapshot=True),
+                   Disk(kernel.file("kernel.img"), readonly=True),
+                   Disk(workdir / "in.tar", readonly=True),
+                   Disk(workdir / "out.img")),
+            console=workdir / "console.log", accel=accel, memory_mb=self.memory_mb, cpus=self.cpus)
 
     def run(self, job: GuestJob, progress: Progress) -> GuestRun:
+        """Guest mode: bcc compiles and loads every case inside the VM."""
+        inp = write_input(job, mode="run", output_device=OUTPUT_DEVICE)
+        return self.boot(job.kernel, job.rewriter, inp, job.workdir, len(job.cases),
+                         job.case_timeout, f"cell {job.cell_name}", progress)
+
+    def boot(self, kernel: Image, rootfs: Image, inp: Path, workdir: Path, count: int,
+             case_timeout: int, task: str, progress: Progress) -> GuestRun:
+        """Boot `kernel` with `rootfs`, run the guest program on `inp`, unpack its results in workdir/out."""
         probe = probe_accel()
         if (self.accel or probe.accel) == "tcg":
             warn_tcg(probe.reason)
-        job.workdir.mkdir(parents=True, exist_ok=True)
-        tar_directory(write_input(job, output_device="/dev/vdd"), job.workdir / "in.tar")
-        out_img = job.workdir / "out.img"
+        workdir.mkdir(parents=True, exist_ok=True)
+        tar_directory(inp, workdir / "in.tar")
+        out_img = workdir / "out.img"
         out_img.unlink(missing_ok=True)
         with open(out_img, "wb") as f:
             f.truncate(OUTPUT_DISK_MB * 2**20)
-        spec = self.vm_spec(job)
+        spec = self.vm_spec(kernel, rootfs, workdir)
         spec.console.unlink(missing_ok=True)
         command = show_command(spec)
-        (job.workdir / "qemu.cmd").write_text(command + "\n")
-        deadline = BOOT_TIMEOUT + len(job.cases) * (job.case_timeout + 30)
-        task = f"cell {job.cell_name}"
-        total = len(job.cases)
+        (workdir / "qemu.cmd").write_text(command + "\n")
+        deadline = BOOT_TIMEOUT + count * (case_timeout + 30)
+        total = count
         progress(task, 0, total, "booting")
         t0 = time.monotonic()
         boot_seconds = None
         status, detail = "ok", ""
         proc = subprocess.Popen(build_qemu_argv(spec), stdin=subprocess.DEVNULL,
-                                stdout=open(job.workdir / "qemu.out", "wb"), stderr=subprocess.STDOUT)
+                                stdout=open(workdir / "qemu.out", "wb"), stderr=subprocess.STDOUT)
         seen = 0
         try:
             while proc.poll() is None:
@@ -93,15 +101,13 @@ class QemuBackend:
                     status, detail = "timeout", f"the guest did not finish in {deadline}s"
                     break
         except KeyboardInterrupt:
-            proc.kill()
-            proc.wait()
-            raise
+            status, detail = "interrupted", "stopped by Ctrl-C; finished cases are kept"
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
         seconds = time.monotonic() - t0
-        outdir = job.workdir / "out"
+        outdir = workdir / "out"
         got_output = untar_results(out_img, outdir)
         stages = [ln for ln in _console_lines(spec.console) if ln.startswith("HARNESS-STAGE")]
         if status == "ok":

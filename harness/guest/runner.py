@@ -2,8 +2,13 @@
 
 Stdlib only, Python 3.9 to 3.13 (it runs with the rewriter root's own python3).
 
-    runner.py IN OUT           run every case of IN/job.json, one child process each
-    runner.py --one CASE OUT   (internal) the child: one BPF() and its loads
+    runner.py IN OUT            every case of IN/job.json, one child process each, by the job's mode:
+                                  run      (guest mode) compile with bcc and load, in this kernel
+                                  compile  (split mode, on the host in the rewriter's root) compile with
+                                           bcc and export a load bundle per case; nothing is loaded
+                                  load     (split mode, in the guest) load the bundles' programs
+                                  capture  copy this kernel's personality (kallsyms, BTF, tracepoints)
+    runner.py --one MODE CASE OUT   (internal) the child for one case
 
 Every case runs in its own process so a crash or hang of bcc loses only that case. Results are files:
 OUT/<case>/result.json (written by the child), OUT/<case>/compile.log (fd 2 during BPF(), which
@@ -12,6 +17,8 @@ load, which holds the verifier log), and OUT/status with one "case:code" line pe
 (a missing line means the guest died first).
 """
 
+import base64
+import glob
 import json
 import os
 import signal
@@ -63,7 +70,7 @@ def redirect_fd2(path):
     os.close(fd)
 
 
-def run_one(case_path, out):
+def run_one(case_path, out, mode="run"):
     with open(case_path) as f:
         case = json.load(f)
     result = {"id": case["id"], "compiled": False, "error": "", "functions": [], "timings": {}}
@@ -107,25 +114,101 @@ def run_one(case_path, out):
 
     names = [lib.bpf_function_name(b.module, i).decode() for i in range(lib.bpf_num_functions(b.module))]
     types = case.get("prog_types", {})
-    for name in names:
-        kind = types.get(name, case.get("default_prog_type", "kprobe"))
-        fn = {"name": name, "prog_type": kind, "loaded": False, "error": "", "log": "load-%s.log" % name}
-        try:
-            fn["insns"], fn["probe_reads"] = bytecode_facts(b.dump_func(name))
-        except Exception as e:
-            fn["error"] = "dump_func: %s" % (e,)
-        redirect_fd2(os.path.join(out, fn["log"]))
-        t0 = time.monotonic()
-        try:
-            b.load_func(name, getattr(BPF, PROG_TYPE_ATTR.get(kind, kind.upper())))
-            fn["loaded"] = True
-        except Exception as e:
-            fn["error"] = "%s: %s" % (type(e).__name__, e)
-        fn["load_seconds"] = time.monotonic() - t0
-        result["functions"].append(fn)
-        save()
+    if mode == "compile":
+        export_bundle(b, lib, names, types, case, out, result)
+    else:
+        for name in names:
+            kind = types.get(name, case.get("default_prog_type", "kprobe"))
+            fn = {"name": name, "prog_type": kind, "loaded": False, "error": "", "log": "load-%s.log" % name}
+            try:
+                fn["insns"], fn["probe_reads"] = bytecode_facts(b.dump_func(name))
+            except Exception as e:
+                fn["error"] = "dump_func: %s" % (e,)
+            redirect_fd2(os.path.join(out, fn["log"]))
+            t0 = time.monotonic()
+            try:
+                b.load_func(name, getattr(BPF, PROG_TYPE_ATTR.get(kind, kind.upper())))
+                fn["loaded"] = True
+            except Exception as e:
+                fn["error"] = "%s: %s" % (type(e).__name__, e)
+            fn["load_seconds"] = time.monotonic() - t0
+            result["functions"].append(fn)
+            save()
     result["done"] = True
     save()
+
+
+def export_bundle(b, lib, names, types, case, out, result):
+    """Split mode: everything a loader needs to load the programs in another kernel."""
+    import bpfsys
+    bundle = {"license": lib.bpf_module_license(b.module).decode(),
+              "kern_version": int(lib.bpf_module_kern_version(b.module)), "functions": [], "maps": {}}
+    for name in names:
+        insns = b.dump_func(name)
+        kind = types.get(name, case.get("default_prog_type", "kprobe"))
+        count, reads = bytecode_facts(insns)
+        for fd in bpfsys.map_fds(insns):
+            if str(fd) not in bundle["maps"]:
+                bundle["maps"][str(fd)] = bpfsys.map_info(fd)
+        bundle["functions"].append({"name": name, "prog_type": kind,
+                                    "insns": base64.b64encode(insns).decode()})
+        result["functions"].append({"name": name, "prog_type": kind, "loaded": False, "pending": True,
+                                    "error": "", "log": "load-%s.log" % name, "insns": count,
+                                    "probe_reads": reads})
+    with open(os.path.join(out, "bundle.json"), "w") as f:
+        json.dump(bundle, f)
+
+
+def load_one(bundle_path, out):
+    """Split mode, in the guest: create the bundle's maps, patch their fds in, load every function."""
+    import bpfsys
+    with open(bundle_path) as f:
+        bundle = json.load(f)
+    os.makedirs(out, exist_ok=True)
+    loads = []
+    fds = {}
+    try:
+        for host_fd, info in bundle["maps"].items():
+            fds[int(host_fd)] = bpfsys.create_map(info)
+    except OSError as e:
+        loads.append({"name": "*maps*", "loaded": False, "error": "map create failed: %s" % (e,)})
+    for fn in bundle["functions"]:
+        entry = {"name": fn["name"], "loaded": False, "error": "", "log": "load-%s.log" % fn["name"]}
+        t0 = time.monotonic()
+        if len(fds) == len(bundle["maps"]):
+            insns = bpfsys.patch_map_fds(base64.b64decode(fn["insns"]), fds)
+            fd, err, log = bpfsys.load_program(insns, fn["prog_type"], bundle["license"],
+                                               bundle["kern_version"], fn["name"])
+            entry["loaded"], entry["error"] = fd >= 0, err
+            with open(os.path.join(out, entry["log"]), "w") as f:
+                f.write(log)
+            if fd >= 0:
+                os.close(fd)
+        else:
+            entry["error"] = "maps could not be created"
+        entry["load_seconds"] = time.monotonic() - t0
+        loads.append(entry)
+    with open(os.path.join(out, "loads.json"), "w") as f:
+        json.dump(loads, f, indent=1)
+
+
+def capture(out):
+    """This kernel's personality: what bcc reads from the running kernel while compiling."""
+    dest = os.path.join(out, "personality.tar.gz")
+    tracing = "/sys/kernel/debug/tracing" if os.path.isdir("/sys/kernel/debug/tracing/events") \
+        else "/sys/kernel/tracing"
+    with tarfile.open(dest, "w:gz") as tar:
+        for path, arc in (("/proc/kallsyms", "kallsyms"), ("/sys/kernel/btf/vmlinux", "btf/vmlinux")):
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    data = f.read()
+                info = tarfile.TarInfo(arc)
+                info.size = len(data)
+                import io
+                tar.addfile(info, io.BytesIO(data))
+        for fmt in glob.glob(tracing + "/events/*/*/format") + glob.glob(tracing + "/events/*/*/id"):
+            tar.add(fmt, arcname="tracing/" + os.path.relpath(fmt, tracing))
+    say("captured", dest)
 
 
 def pack(out, device):
@@ -142,18 +225,26 @@ def pack(out, device):
 def run_all(inp, out):
     with open(os.path.join(inp, "job.json")) as f:
         job = json.load(f)
+    mode = job.get("mode", "run")
+    if mode == "capture":
+        capture(out)
+        pack(out, job.get("output_device"))
+        return
     timeout = job.get("case_timeout", 900)
     cases = job["cases"]
     status = open(os.path.join(out, "status"), "a")
     for n, case in enumerate(cases, 1):
         case_out = os.path.join(out, case["id"])
         os.makedirs(case_out, exist_ok=True)
-        case_json = os.path.join(inp, "case-%d.json" % n)
-        with open(case_json, "w") as f:
-            json.dump(case, f)
+        if mode == "load":
+            arg = os.path.join(inp, "bundles", case["id"], "bundle.json")
+        else:
+            arg = os.path.join(inp, "case-%d.json" % n)
+            with open(arg, "w") as f:
+                json.dump(case, f)
         say("start", n, len(cases), case["id"])
         t0 = time.monotonic()
-        child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--one", case_json, case_out],
+        child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--one", mode, arg, case_out],
                                  start_new_session=True)
         try:
             code = child.wait(timeout=timeout)
@@ -172,8 +263,13 @@ def run_all(inp, out):
 
 
 def main(argv):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     if argv[1:2] == ["--one"]:
-        run_one(argv[2], argv[3])
+        mode, arg, out = argv[2], argv[3], argv[4]
+        if mode == "load":
+            load_one(arg, out)
+        else:
+            run_one(arg, out, mode)
     else:
         with open(os.path.join(argv[2], "guest.json"), "w") as f:
             json.dump({"python": sys.version.split()[0], "uname": os.uname().release}, f)

@@ -87,6 +87,7 @@ def rewriter_image(spec: RewriterSpec, progress: Progress = silent) -> Image:
         progress(task, 0, 3, f"mmdebstrap {spec.suite} (about a minute)")
         argv = ["mmdebstrap", "--variant=minbase", "--include=" + ",".join(spec.packages)]
         argv += [f"--dpkgopt=path-exclude={p}" for p in DPKG_EXCLUDES]
+        argv += ["--aptopt=Acquire::Check-Valid-Until \"false\""]
         argv += [spec.suite, str(root), apt.source_line()]
         _run(argv, f"mmdebstrap of {spec.suite}")
         versions = dpkg_versions(root)
@@ -123,8 +124,11 @@ def kernel_image(spec: KernelSpec, progress: Progress = silent) -> Image:
             image_pkg = versioned[0]
         kver = image_pkg[len("linux-image-"):]
         headers_pkg = "linux-headers-" + kver
-        wanted = [image_pkg, headers_pkg] + [d for d in apt.depends(headers_pkg)
-                                             if d.startswith("linux-headers-")]
+        # Newer suites split the image into linux-binary-/linux-modules-<kver> packages it depends on.
+        wanted = [image_pkg]
+        for name in wanted:   # grows while it is walked: the closure of <kver> packages
+            wanted += [d for d in apt.depends(name) if kver in d and d not in wanted]
+        wanted += [headers_pkg] + [d for d in apt.depends(headers_pkg) if d.startswith("linux-headers-")]
         versions = {name: apt.resolve(name).version for name in wanted}
         progress(task, 1, 5, f"downloading {len(wanted)} packages")
         debs = apt.download(wanted, scratch / "debs")
@@ -136,8 +140,8 @@ def kernel_image(spec: KernelSpec, progress: Progress = silent) -> Image:
         _normalize_modules(tree, kver)
         _run(["depmod", "-b", str(tree), kver], "depmod")
         progress(task, 3, 5, "initramfs")
-        shutil.copy(tree / "boot" / f"vmlinuz-{kver}", scratch / "vmlinuz")
-        shutil.copy(tree / "boot" / f"System.map-{kver}", scratch / "System.map")
+        shutil.copy(_find(tree, kver, "vmlinuz"), scratch / "vmlinuz")
+        shutil.copy(_find(tree, kver, "System.map"), scratch / "System.map")
         modules = initramfs.build(tree, kver, scratch / "initrd.img")
         progress(task, 4, 5, "ext4 disk")
         _ext4_disk(tree, scratch / "kernel.img", "kernel")
@@ -152,6 +156,14 @@ def kernel_image(spec: KernelSpec, progress: Progress = silent) -> Image:
         }
 
     return ensure(spec.recipe(), build)
+
+
+def _find(tree: Path, kver: str, name: str) -> Path:
+    """boot/<name>-<kver>, or lib/modules/<kver>/<name> where newer suites ship it."""
+    for path in (tree / "boot" / f"{name}-{kver}", tree / "lib/modules" / kver / name):
+        if path.exists():
+            return path
+    raise ImageError(f"{name} for {kver} is in none of the kernel packages")
 
 
 def _normalize_modules(tree: Path, kver: str) -> None:

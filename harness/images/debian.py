@@ -85,6 +85,7 @@ class PrivateApt:
             "-o", "APT::Architecture=amd64",
             "-o", "Acquire::Languages=none",
             "-o", "Debug::NoLocking=1",
+            "-o", "Acquire::Check-Valid-Until=false",   # mirrors of sid can lag past Valid-Until
         ]
 
     def update(self) -> None:

@@ -1,0 +1,203 @@
+"""Split mode: bcc rewrites and compiles natively on the host, the target kernel only loads.
+
+Without usable KVM, clang parsing kernel headers inside a TCG guest costs 15-70 s per program; on the
+host it costs 1-3 s. Split mode runs the same guest program (guest/runner.py, mode "compile") on the host
+inside the rewriter's root filesystem, in a private mount and network namespace (unshare), with the
+target kernel's personality in place of the host's:
+
+- /lib/modules/$(uname -r) -> the target's modules dir (its build/source links -> the target's headers)
+- /proc/kallsyms            -> the target's (bcc picks bpf_probe_read vs _kernel by what it finds there)
+- /sys/kernel/debug/tracing -> the target's tracepoint format files (TRACEPOINT_PROBE reads them)
+- /sys/kernel/btf/vmlinux   -> the target's BTF
+The personality is captured once per kernel by booting it (runner mode "capture") and cached.
+The compiled programs leave as load bundles; one boot of the target kernel loads them all (mode "load").
+Results are merged into the same per-case files guest mode writes, so observation.py cannot tell.
+"""
+
+import json
+import shutil
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+from typing import Dict, Tuple
+
+from ..images.store import Image, Recipe, ensure
+from ..progress import Progress
+from .base import GUEST_DIR, GuestJob, GuestRun, write_input
+from .qemu import QemuBackend
+
+PERSONALITY_RECIPE = 1
+COMPILE_TIMEOUT_SLACK = 60
+
+
+def personality(kernel: Image, rootfs: Image, qemu: QemuBackend, progress: Progress) -> Image:
+    """The kernel's personality (kallsyms, BTF, tracepoint formats), captured by booting it once."""
+    recipe = Recipe("personality", kernel.path.name, {"kernel": kernel.manifest.get("key"),
+                                                       "recipe": PERSONALITY_RECIPE})
+
+    def build(scratch: Path) -> Dict[str, object]:
+        inp = scratch / "in"
+        (inp / "guest").mkdir(parents=True)
+        for source in GUEST_DIR.glob("*.py"):
+            shutil.copy(source, inp / "guest" / source.name)
+        (inp / "job.json").write_text(json.dumps({"mode": "capture", "cases": [],
+                                                  "output_device": "/dev/vdd"}))
+        run = qemu.boot(kernel, rootfs, inp, scratch / "vm", 1, 300, f"personality {kernel.path.name}",
+                        progress)
+        archive = run.outdir / "personality.tar.gz"
+        if not archive.exists():
+            raise RuntimeError(f"personality capture failed ({run.status}: {run.detail}); "
+                               f"console: {run.console}")
+        with tarfile.open(archive) as tar:
+            tar.extractall(scratch / "personality", filter="data")
+        shutil.rmtree(scratch / "vm")
+        shutil.rmtree(inp)
+        files = sum(1 for _ in (scratch / "personality").rglob("format"))
+        return {"tracepoint_formats": files, "kver": kernel.manifest.get("kver"),
+                "btf": (scratch / "personality/btf/vmlinux").exists()}
+
+    return ensure(recipe, build)
+
+
+def sandbox_script(root: Path, mnt: Path, inp: Path, out: Path, kernel: Image, pers: Image) -> str:
+    """The shell that builds the compile sandbox inside `unshare --mount --net` and runs the runner."""
+    kver = kernel.manifest["kver"]
+    tree = kernel.path / "tree"
+    p = pers.path / "personality"
+    btf = p / "btf" / "vmlinux"
+    lines = [
+        "set -e",
+        f"M={mnt}",
+        f"mount --bind {root} $M",
+        "mkdir -p $M/lib/modules $M/usr/src",       # empty mount points, the only writes to the image
+        "mount -o remount,bind,ro $M",              # the shared image directory is never written
+        "mount -t proc proc $M/proc",
+        f"mount --bind {p / 'kallsyms'} $M/proc/kallsyms",
+        "mount -t tmpfs tmpfs $M/tmp",
+        "mount -t tmpfs tmpfs $M/run",
+        "mkdir -p $M/run/harness/in $M/run/harness/out",
+        f"mount --bind {inp} $M/run/harness/in",
+        f"mount --bind {out} $M/run/harness/out",
+        "mount -t tmpfs tmpfs $M/lib/modules",
+        "mkdir -p $M/lib/modules/$(uname -r)",
+        f"mount --bind {tree / 'lib/modules' / kver} $M/lib/modules/$(uname -r)",
+        f"mount --bind {tree / 'usr/src'} $M/usr/src",
+        "mount -t tmpfs tmpfs $M/sys",
+        "mkdir -p $M/sys/kernel/debug/tracing $M/sys/kernel/btf $M/sys/fs/bpf",
+        f"mount --bind {p / 'tracing'} $M/sys/kernel/debug/tracing",
+    ]
+    if btf.exists():
+        lines += ["touch $M/sys/kernel/btf/vmlinux", f"mount --bind {btf} $M/sys/kernel/btf/vmlinux"]
+    lines += [
+        "mount --rbind /dev $M/dev",
+        "exec chroot $M /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "
+        "PYTHONDONTWRITEBYTECODE=1 python3 /run/harness/in/guest/runner.py /run/harness/in /run/harness/out",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+class SplitBackend:
+    name = "split"
+
+    def __init__(self, qemu: QemuBackend = None):
+        self.qemu = qemu or QemuBackend()
+
+    def compile_on_host(self, job: GuestJob, pers: Image, progress: Progress) -> Tuple[Path, float, str]:
+        """Run the runner in compile mode in the sandbox; returns (its output dir, seconds, problem)."""
+        work = job.workdir
+        inp = write_input(job, mode="compile", dest=work / "compile-in")
+        out = work / "compile-out"
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        mnt = work / "compile-root"
+        mnt.mkdir(exist_ok=True)
+        script = sandbox_script(job.rewriter.path / "root", mnt, inp, out, job.kernel, pers)
+        (work / "compile.sh").write_text(script)
+        task = f"cell {job.cell_name}"
+        progress(task, 0, len(job.cases), "compiling on the host")
+        t0 = time.monotonic()
+        timeout = len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK)
+        with open(work / "compile.console", "w") as console:
+            try:
+                proc = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private",
+                                       "sh", str(work / "compile.sh")], stdout=console,
+                                      stderr=subprocess.STDOUT, timeout=timeout)
+                problem = "" if proc.returncode == 0 else \
+                    f"host compile sandbox exited {proc.returncode} (see {work / 'compile.console'})"
+            except subprocess.TimeoutExpired:
+                problem = f"host compile did not finish in {timeout}s"
+        return out, time.monotonic() - t0, problem
+
+    def run(self, job: GuestJob, progress: Progress) -> GuestRun:
+        t0 = time.monotonic()
+        pers = personality(job.kernel, job.rewriter, self.qemu, progress)
+        compiled, compile_seconds, problem = self.compile_on_host(job, pers, progress)
+        load_in = job.workdir / "load-in"
+        write_input(job, mode="load", output_device="/dev/vdd", dest=load_in)
+        bundles = 0
+        for case_dir in compiled.iterdir():
+            if (case_dir / "bundle.json").exists():
+                (load_in / "bundles" / case_dir.name).mkdir(parents=True)
+                shutil.copy(case_dir / "bundle.json", load_in / "bundles" / case_dir.name / "bundle.json")
+                bundles += 1
+        job_data = json.loads((load_in / "job.json").read_text())
+        job_data["cases"] = [c for c in job_data["cases"] if (load_in / "bundles" / c["id"]).exists()]
+        (load_in / "job.json").write_text(json.dumps(job_data, indent=1))
+        load_run = None
+        if bundles:
+            load_run = self.qemu.boot(job.kernel, job.rewriter, load_in, job.workdir / "load", bundles,
+                                      120, f"cell {job.cell_name} (loading)", progress)
+        outdir = job.workdir / "out"
+        merge(compiled, load_run.outdir if load_run else None, outdir)
+        status, detail = ("ok", "")
+        if problem:
+            status, detail = "error", problem
+        elif load_run and load_run.status != "ok":
+            status, detail = load_run.status, f"loading VM: {load_run.detail}"
+        return GuestRun(outdir=outdir, console=load_run.console if load_run else None, status=status,
+                        detail=detail, seconds=time.monotonic() - t0,
+                        boot_seconds=load_run.boot_seconds if load_run else None,
+                        command=load_run.command if load_run else "")
+
+
+def merge(compiled: Path, loaded: Path, dest: Path) -> None:
+    """Compile results + load results -> the per-case files guest mode writes (status included)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(compiled, dest)
+    load_status = _status(loaded / "status") if loaded else {}
+    lines = []
+    for case, (verdict, seconds) in _status(compiled / "status").items():
+        result_path = dest / case / "result.json"
+        if verdict == "exit-0" and result_path.exists() and (compiled / case / "bundle.json").exists():
+            result = json.loads(result_path.read_text())
+            lverdict, lseconds = load_status.get(case, ("missing", 0.0))
+            loads = _loads(loaded / case / "loads.json") if loaded else {}
+            for fn in result["functions"]:
+                got = loads.get(fn["name"])
+                fn.pop("pending", None)
+                if got:
+                    fn.update(loaded=got["loaded"], error=got["error"], load_seconds=got.get("load_seconds"))
+                    shutil.copy(loaded / case / got["log"], dest / case / fn["log"])
+            if loads.get("*maps*"):
+                result["error"] = loads["*maps*"]["error"]
+            result["timings"]["load_vm"] = lseconds
+            result_path.write_text(json.dumps(result, indent=1))
+            if lverdict != "exit-0":
+                verdict = f"load-{lverdict}"
+        lines.append(f"{case}:{verdict}:{seconds:.3f}\n")
+    (dest / "status").write_text("".join(lines))
+
+
+def _status(path: Path) -> Dict[str, Tuple[str, float]]:
+    from ..observation import guest_status
+    return guest_status(path.parent) if path.exists() else {}
+
+
+def _loads(path: Path) -> Dict[str, dict]:
+    try:
+        return {entry["name"]: entry for entry in json.loads(path.read_text())}
+    except (OSError, ValueError):
+        return {}

@@ -1,0 +1,101 @@
+"""The bpf(2) calls split mode needs, through ctypes: map info (host side), map create and program load
+(guest side). Stdlib only, Python 3.9 to 3.13.
+"""
+
+import ctypes
+import errno
+import os
+import struct
+
+SYS_BPF = 321                     # x86_64
+BPF_MAP_CREATE, BPF_PROG_LOAD, BPF_OBJ_GET_INFO_BY_FD = 0, 5, 15
+BPF_LD_IMM64 = 0x18
+BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE = 1, 2
+PROG_TYPES = {"socket_filter": 1, "kprobe": 2, "kretprobe": 2, "uprobe": 2, "uretprobe": 2, "sched_cls": 3,
+              "tc": 3, "tracepoint": 5, "xdp": 6, "perf_event": 7, "raw_tracepoint": 17}
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class BpfError(OSError):
+    pass
+
+
+def _bpf(cmd, attr):
+    buf = ctypes.create_string_buffer(bytes(attr), len(attr))
+    ret = _libc.syscall(SYS_BPF, cmd, buf, len(attr))
+    if ret < 0:
+        e = ctypes.get_errno()
+        raise BpfError(e, os.strerror(e))
+    return ret, buf.raw
+
+
+def map_info(fd):
+    """Type, sizes, entries, flags and name of the map behind an fd."""
+    info = ctypes.create_string_buffer(80)
+    attr = bytearray(16)
+    struct.pack_into("<IIQ", attr, 0, fd, len(info), ctypes.addressof(info))
+    _bpf(BPF_OBJ_GET_INFO_BY_FD, attr)
+    mtype, _id, key, value, entries, flags = struct.unpack_from("<IIIIII", info.raw, 0)
+    name = info.raw[24:40].split(b"\0", 1)[0].decode(errors="replace")
+    return {"type": mtype, "key_size": key, "value_size": value, "max_entries": entries,
+            "flags": flags, "name": name}
+
+
+def map_fds(insns):
+    """The map fds an instruction stream refers to (ld_imm64 with a pseudo map source)."""
+    fds = []
+    for i in range(0, len(insns) - 15, 8):
+        code, regs, _off, imm = struct.unpack_from("<BBhi", insns, i)
+        if code == BPF_LD_IMM64 and (regs >> 4) in (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE) and imm not in fds:
+            fds.append(imm)
+    return fds
+
+
+def create_map(m):
+    attr = bytearray(48)
+    struct.pack_into("<IIIII", attr, 0, m["type"], m["key_size"], m["value_size"], m["max_entries"], m["flags"])
+    attr[28:28 + 15] = m.get("name", "").encode()[:15].ljust(15, b"\0")
+    try:
+        return _bpf(BPF_MAP_CREATE, attr)[0]
+    except BpfError as e:
+        if e.errno != errno.EINVAL or not m.get("name"):
+            raise
+        return create_map(dict(m, name=""))   # kernels that reject some map names
+
+
+def patch_map_fds(insns, mapping):
+    """Rewrite the recorded (host) map fds in ld_imm64 instructions to this kernel's fds."""
+    out = bytearray(insns)
+    i = 0
+    while i + 8 <= len(out):
+        code, regs, off, imm = struct.unpack_from("<BBhi", out, i)
+        if code == BPF_LD_IMM64 and (regs >> 4) in (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE):
+            struct.pack_into("<BBhi", out, i, code, regs, off, mapping[imm])
+            i += 16
+            continue
+        i += 16 if code == BPF_LD_IMM64 else 8
+    return bytes(out)
+
+
+def load_program(insns, prog_type, license="GPL", kern_version=0, name="", log_size=1 << 22):
+    """(fd or -1, errno text, verifier log). Retries with the log on failure, as libbcc does."""
+    insn_buf = ctypes.create_string_buffer(insns, len(insns))
+    lic = ctypes.create_string_buffer(license.encode() + b"\0")
+    for level in (0, 1):
+        log = ctypes.create_string_buffer(log_size if level else 1)
+        attr = bytearray(72)
+        struct.pack_into("<IIQQIIQII", attr, 0, PROG_TYPES.get(prog_type, prog_type) if isinstance(prog_type, str)
+                         else prog_type, len(insns) // 8, ctypes.addressof(insn_buf), ctypes.addressof(lic),
+                         level, log_size if level else 0, ctypes.addressof(log) if level else 0,
+                         kern_version, 0)
+        attr[48:48 + 15] = name.encode()[:15].ljust(15, b"\0")
+        try:
+            fd, _ = _bpf(BPF_PROG_LOAD, attr)
+            return fd, "", ""
+        except BpfError as e:
+            err = e
+            if level == 1:
+                text = log.value.decode(errors="replace")
+                return -1, "%s: %s" % (errno.errorcode.get(err.errno, err.errno), err.strerror), text
+    return -1, "unreachable", ""
