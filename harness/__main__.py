@@ -1,10 +1,12 @@
 """Command line: argument parsing only; the stages live in their modules."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from . import commands
+from .backends import MODES
 
 
 def main(argv=None) -> int:
@@ -16,7 +18,16 @@ def main(argv=None) -> int:
     run.add_argument("cases", nargs="*", type=Path, help="case files or folders (default: cases/)")
     run.add_argument("--cell", action="append", help="a cell <rewriter>@<kernel>, or 'all' (repeatable)")
     run.add_argument("--case-timeout", type=int, default=900, help="seconds per case in the guest")
-    run.add_argument("--show-command", action="store_true", help="print the qemu command of each cell")
+    run.add_argument("--mode", choices=MODES, default="auto",
+                     help="guest: bcc inside the VM; split: bcc on the host, the VM loads; auto: split without KVM")
+    run.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="cells run at once")
+    run.add_argument("--no-cache", action="store_true", help="run cases again even when their results are known")
+
+    fid = sub.add_parser("fidelity", help="run cases in guest and split mode on one cell and list differences")
+    fid.add_argument("cases", nargs="*", type=Path, help="case files or folders (default: cases/seed)")
+    fid.add_argument("--cell", help="the cell (default: the first default cell)")
+    fid.add_argument("--case-timeout", type=int, default=900)
+    fid.add_argument("--no-cache", action="store_true")
 
     show = sub.add_parser("show", help="a case with its sites marked, the rewritten text and logs of the last run")
     show.add_argument("case", help="case id (seed/count_sched) or path")

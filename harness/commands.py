@@ -1,16 +1,20 @@
 """What each CLI command does, in terms of the pipeline's stages."""
 
+import os
 import shutil
 import sys
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import setup as host_setup
-from .backends.qemu import QemuBackend
+from .backends import backend_for, resolve_mode
+from .classify import Result
+from .interrupt import request_stop
 from .cases import load_cases
 from .images.build import describe, kernel_image, rewriter_image
 from .images.store import images_root, list_images
@@ -51,6 +55,35 @@ def _cells(names: Optional[List[str]]):
         return None
 
 
+def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_timeout: int,
+               use_cache: bool) -> Tuple[List[Result], bool]:
+    """Run cells concurrently (up to `jobs`), recording each as it finishes. Returns (results, interrupted)."""
+    backend = backend_for(mode)
+    results: List[Result] = []
+    interrupted = False
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(run_cell, cell, cases, backend, run.cell_dir(cell.name), progress,
+                               case_timeout, use_cache): cell for cell in cells}
+        pending = set(futures)
+        while pending:
+            try:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                request_stop()          # VMs and host compiles stop and hand back what finished
+                interrupted = True
+                continue
+            for future in done:
+                out = future.result()
+                run.record_observations(out.cell, list(out.observations))
+                kept = [r for r in out.results if not (out.interrupted and r.outcome is Outcome.HARNESS)]
+                run.record_results(kept)
+                results += kept
+                interrupted |= out.interrupted
+    order = {c.name: i for i, c in enumerate(cells)}
+    results.sort(key=lambda r: order.get(r.cell, 0))
+    return results, interrupted
+
+
 def cmd_run(args) -> int:
     console = Console(stderr=False)
     cells = _cells(args.cell)
@@ -61,21 +94,21 @@ def cmd_run(args) -> int:
     loaded = load_cases(args.cases or [CASES_ROOT], CASES_ROOT)
     for e in loaded.errors:
         console.print(f"[magenta]INVALID[/] {e}", highlight=False)
-    run = RunDir.create(sys.argv)
+    mode = resolve_mode(args.mode)
+    run = RunDir.create(sys.argv, mode=mode)
     results = invalid_results(loaded.errors, cells, CASES_ROOT)
     run.record_results(results)
-    backend = QemuBackend()
+    console.print(f"{len(loaded.cases)} cases x {len(cells)} cells, {mode} mode, -j {args.jobs}",
+                  highlight=False)
     with rich_progress(console) as progress:
-        for cell in cells:
-            if args.show_command:
-                console.print(f"{cell.name}: qemu command in {run.cell_dir(cell.name)}/qemu.cmd")
-            out = run_cell(cell, list(loaded.cases), backend, run.cell_dir(cell.name), progress,
-                           args.case_timeout)
-            run.record_observations(cell.name, list(out.observations))
-            run.record_results(list(out.results))
-            results += out.results
+        found, interrupted = run_matrix(cells, list(loaded.cases), mode, run, progress, args.jobs,
+                                        args.case_timeout, not args.no_cache)
+    results += found
     print_summary(results, console)
     console.print(f"results: {run.path}", highlight=False)
+    if interrupted:
+        console.print("interrupted: finished results are kept; run again to finish the rest")
+        return 130
     return exit_code(results)
 
 
@@ -83,6 +116,45 @@ def exit_code(results) -> int:
     if any(r.outcome in (Outcome.HARNESS, Outcome.INVALID) for r in results):
         return EXIT_HARNESS
     return EXIT_FAILURES if any(r.outcome.is_failure for r in results) else EXIT_OK
+
+
+def cmd_fidelity(args) -> int:
+    """Run the cases in guest mode and in split mode on one cell; list every difference."""
+    from rich.table import Table
+    from .fidelity import compare
+    console = Console()
+    cells = _cells([args.cell] if args.cell else None)
+    if cells is None:
+        return EXIT_HARNESS
+    cell = cells[0]
+    loaded = load_cases(args.cases or [CASES_ROOT / "seed"], CASES_ROOT)
+    run = RunDir.create(sys.argv, mode="fidelity")
+    outcomes = {}
+    with rich_progress(console) as progress:
+        for mode in ("guest", "split"):
+            out = run_cell(cell, list(loaded.cases), backend_for(mode), run.cell_dir(f"{cell.name}-{mode}"),
+                           progress, args.case_timeout, use_cache=not args.no_cache)
+            outcomes[mode] = out
+            run.record_observations(f"{cell.name}-{mode}", list(out.observations))
+    by = {m: ({o.case_id: o for o in out.observations}, {r.case_id: r for r in out.results})
+          for m, out in outcomes.items()}
+    table = Table(title=f"fidelity on {cell.name}: guest mode vs split mode")
+    for col in ("case", "differs in", "guest", "split"):
+        table.add_column(col, overflow="fold")
+    differences = []
+    for case in loaded.cases:
+        diffs = compare(case, by["guest"][0].get(case.id), by["split"][0].get(case.id),
+                        by["guest"][1].get(case.id), by["split"][1].get(case.id))
+        differences += diffs
+        for d in diffs:
+            table.add_row(d.case_id, d.what, d.guest, d.split)
+        if not diffs:
+            table.add_row(case.id, "[green]nothing[/]", by["guest"][1][case.id].label, by["split"][1][case.id].label)
+    console.print(table)
+    g, s = outcomes["guest"], outcomes["split"]
+    console.print(f"guest mode {g.seconds:.0f}s, split mode {s.seconds:.0f}s; "
+                  f"{len(differences)} difference(s) in {len(loaded.cases)} cases", highlight=False)
+    return EXIT_OK if not differences else EXIT_FAILURES
 
 
 def cmd_show(args) -> int:

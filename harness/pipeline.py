@@ -5,10 +5,11 @@ for what it touched, never an exception that loses the others (only Ctrl-C escap
 """
 
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
+from . import result_cache
 from .backends.base import Backend, GuestJob, guest_dir_name
 from .cases import Case, CaseError
 from .classify import Result, classify, unsupported
@@ -29,6 +30,7 @@ class CellOutcome:
     seconds: float = 0.0
     boot_seconds: Optional[float] = None
     problem: str = ""
+    interrupted: bool = False
 
 
 def invalid_results(errors: Tuple[CaseError, ...], cells: List[Cell], root: Path) -> List[Result]:
@@ -47,7 +49,7 @@ def cell_versions(rewriter_manifest: Dict, kernel_manifest: Dict) -> Dict[str, s
 
 
 def run_cell(cell: Cell, cases: List[Case], backend: Backend, workdir: Path,
-             progress: Progress = silent, case_timeout: int = 900) -> CellOutcome:
+             progress: Progress = silent, case_timeout: int = 900, use_cache: bool = True) -> CellOutcome:
     try:
         rewriter = rewriter_image(cell.rewriter, progress)
         kernel = kernel_image(cell.kernel, progress)
@@ -59,35 +61,47 @@ def run_cell(cell: Cell, cases: List[Case], backend: Backend, workdir: Path,
                                                        details=msg) for c in cases), (), workdir, problem=msg)
     versions = cell_versions(rewriter.manifest, kernel.manifest)
     results: List[Result] = []
-    runnable = []
+    observations: List[Observation] = []
+    to_run = []
+    keys = {}
     for case in cases:
         skip = unsupported(case, cell.name, versions)
         if skip:
             results.append(skip)
+            continue
+        keys[case.id] = result_cache.key(case, rewriter.manifest["key"], kernel.manifest["key"], backend.name)
+        cached = result_cache.get(keys[case.id]) if use_cache else None
+        if cached:
+            obs = replace(cached, case_id=case.id, cell=cell.name)
+            observations.append(obs)
+            results.append(classify(case, obs, versions))
         else:
-            runnable.append(case)
-    observations: List[Observation] = []
+            to_run.append(case)
+    if use_cache and len(to_run) < len(cases):
+        progress(f"cell {cell.name}", len(cases) - len(to_run), len(cases), "known results reused")
     run = None
-    if runnable:
-        job = GuestJob(cell.name, rewriter, kernel, tuple(runnable), workdir, case_timeout)
+    problem = ""
+    if to_run:
+        job = GuestJob(cell.name, rewriter, kernel, tuple(to_run), workdir, case_timeout)
         try:
             run = backend.run(job, progress)
-            problem = "" if run.status == "ok" else \
-                f"{run.status}: {run.detail} (serial console kept: {run.console})"
+            if run.status != "ok":
+                problem = f"{run.status}: {run.detail}" + (f" (serial console kept: {run.console})"
+                                                            if run.console else "")
             outdir = run.outdir
         except KeyboardInterrupt:
             raise
         except Exception:
             problem, outdir = f"backend {backend.name} crashed:\n{traceback.format_exc()}", workdir / "out"
         status = guest_status(outdir)
-        for case in runnable:
-            name = guest_dir_name(case)
-            verdict = status.get(name, (None, 0))[0]
-            obs = read_observation(case.id, cell.name, outdir / name, verdict, problem)
+        for case in to_run:
+            verdict = status.get(guest_dir_name(case), (None, 0))[0]
+            obs = read_observation(case.id, cell.name, outdir / guest_dir_name(case), verdict, problem)
+            result_cache.put(keys[case.id], obs)
             observations.append(obs)
             results.append(classify(case, obs, versions))
     order = {c.id: i for i, c in enumerate(cases)}
     results.sort(key=lambda r: order.get(r.case_id, 0))
     return CellOutcome(cell.name, versions, tuple(results), tuple(observations), workdir,
                        seconds=run.seconds if run else 0.0, boot_seconds=run.boot_seconds if run else None,
-                       problem=(run.detail if run and run.status != "ok" else ""))
+                       problem=problem, interrupted=bool(run and run.status == "interrupted"))

@@ -10,7 +10,7 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from .backends.qemu import QemuBackend
+from .backends import MODES, backend_for
 from .cases import Case, CaseError, parse_case, read_text
 from .classify import Result
 from .matrix import Cell, load_matrix
@@ -29,6 +29,8 @@ def pytest_addoption(parser):
     group.addoption("--cell", action="append", default=None,
                     help="cell <rewriter>@<kernel> to run cases in (repeatable; 'all'; default from vms/matrix.toml)")
     group.addoption("--case-timeout", type=int, default=900, help="seconds per case inside the guest")
+    group.addoption("--mode", choices=MODES, default="auto", help="guest, split, or auto (split without KVM)")
+    group.addoption("--no-cache", action="store_true", help="run cases again even when their results are known")
 
 
 def pytest_collect_file(file_path: Path, parent):
@@ -63,8 +65,8 @@ class CellRunner:
             if reporter and detail:
                 reporter.write_line(f"[{task}] {done}/{total or '?'} {detail}")
 
-        out = run_cell(cell, cases, QemuBackend(), self.run_dir.cell_dir(cell.name), progress,
-                       self.config.getoption("case_timeout"))
+        out = run_cell(cell, cases, backend_for(self.config.getoption("mode")), self.run_dir.cell_dir(cell.name),
+                       progress, self.config.getoption("case_timeout"), not self.config.getoption("no_cache"))
         self.run_dir.record_observations(cell.name, list(out.observations))
         self.run_dir.record_results(list(out.results))
         self.results[cell.name] = {r.case_id: r for r in out.results}

@@ -1,0 +1,19 @@
+"""Backends: where a cell's programs are compiled and loaded. All return the same GuestRun."""
+
+from .base import Backend
+from .qemu import QemuBackend
+from .qemu_argv import probe_accel
+from .split import SplitBackend
+
+MODES = ("auto", "guest", "split")
+
+
+def resolve_mode(mode: str) -> str:
+    """auto: split mode when KVM is not usable (clang in a TCG guest is 10-30x slower), else guest."""
+    if mode == "auto":
+        return "guest" if probe_accel().accel == "kvm" else "split"
+    return mode
+
+
+def backend_for(mode: str) -> Backend:
+    return SplitBackend() if resolve_mode(mode) == "split" else QemuBackend()

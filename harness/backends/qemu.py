@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..images.store import Image
+from ..interrupt import stop_requested
 from ..progress import Progress
 from .base import GuestJob, GuestRun, tar_directory, untar_results, write_input
 from .qemu_argv import Disk, VmSpec, build_qemu_argv, probe_accel, show_command
@@ -83,6 +84,8 @@ class QemuBackend:
         try:
             while proc.poll() is None:
                 time.sleep(0.5)
+                if stop_requested():
+                    raise KeyboardInterrupt
                 elapsed = time.monotonic() - t0
                 lines = _console_lines(spec.console)
                 for line in lines[seen:]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Dict, Tuple
 
 from ..images.store import Image, Recipe, ensure
+from ..interrupt import stop_requested
 from ..progress import Progress
 from .base import GUEST_DIR, GuestJob, GuestRun, write_input
 from .qemu import QemuBackend
@@ -119,15 +120,21 @@ class SplitBackend:
         progress(task, 0, len(job.cases), "compiling on the host")
         t0 = time.monotonic()
         timeout = len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK)
+        problem = ""
         with open(work / "compile.console", "w") as console:
-            try:
-                proc = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private",
-                                       "sh", str(work / "compile.sh")], stdout=console,
-                                      stderr=subprocess.STDOUT, timeout=timeout)
-                problem = "" if proc.returncode == 0 else \
-                    f"host compile sandbox exited {proc.returncode} (see {work / 'compile.console'})"
-            except subprocess.TimeoutExpired:
-                problem = f"host compile did not finish in {timeout}s"
+            proc = subprocess.Popen(["unshare", "--mount", "--net", "--propagation", "private",
+                                     "sh", str(work / "compile.sh")], stdout=console, stderr=subprocess.STDOUT)
+            while proc.poll() is None:
+                time.sleep(0.2)
+                if stop_requested():
+                    problem = "interrupted"
+                elif time.monotonic() - t0 > timeout:
+                    problem = f"host compile did not finish in {timeout}s"
+                if problem:
+                    proc.kill()
+                    proc.wait()
+        if not problem and proc.returncode != 0:
+            problem = f"host compile sandbox exited {proc.returncode} (see {work / 'compile.console'})"
         return out, time.monotonic() - t0, problem
 
     def run(self, job: GuestJob, progress: Progress) -> GuestRun:
@@ -146,14 +153,14 @@ class SplitBackend:
         job_data["cases"] = [c for c in job_data["cases"] if (load_in / "bundles" / c["id"]).exists()]
         (load_in / "job.json").write_text(json.dumps(job_data, indent=1))
         load_run = None
-        if bundles:
+        if bundles and not stop_requested():
             load_run = self.qemu.boot(job.kernel, job.rewriter, load_in, job.workdir / "load", bundles,
                                       120, f"cell {job.cell_name} (loading)", progress)
         outdir = job.workdir / "out"
         merge(compiled, load_run.outdir if load_run else None, outdir)
         status, detail = ("ok", "")
         if problem:
-            status, detail = "error", problem
+            status, detail = ("interrupted" if problem == "interrupted" else "error"), problem
         elif load_run and load_run.status != "ok":
             status, detail = load_run.status, f"loading VM: {load_run.detail}"
         return GuestRun(outdir=outdir, console=load_run.console if load_run else None, status=status,
