@@ -145,6 +145,8 @@ def read_observation(case_id: str, cell: str, case_dir: Path, verdict: Optional[
         status, detail = "no-bcc", raw["error"]
     elif raw.get("compiled") and not raw.get("done"):
         status, detail = "crash", "the bcc process stopped while loading"
+    elif any(f.get("pending") for f in raw.get("functions", [])):
+        status, detail = "missing", "compiled on the host, but the guest never loaded it"
     else:
         status, detail = "ok", ""
     functions = tuple(

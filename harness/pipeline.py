@@ -93,7 +93,8 @@ def run_cell(cell: Cell, cases: List[Case], backend: Backend, workdir: Path,
             raise
         except Exception:
             problem, outdir = f"backend {backend.name} crashed:\n{traceback.format_exc()}", workdir / "out"
-        status = guest_status(outdir)
+        # After a backend crash no file it left can be trusted: every case is harness trouble.
+        status = guest_status(outdir) if run else {}
         for case in to_run:
             verdict = status.get(guest_dir_name(case), (None, 0))[0]
             obs = read_observation(case.id, cell.name, outdir / guest_dir_name(case), verdict, problem)

@@ -35,7 +35,7 @@ def seed_run(tmp_path_factory):
     bad = tmp_path_factory.mktemp("bad") / "bad_annotation.c"
     bad.write_text(BAD_CASE)
     env = dict(os.environ, HARNESS_RESULTS_DIR=str(results), COLUMNS="200")
-    proc = harness("run", "cases/seed", str(bad), env=env)
+    proc = harness("run", "--mode", "guest", "--no-cache", "cases/seed", str(bad), env=env)
     rows = [json.loads(ln) for ln in (results / "latest" / "results.jsonl").read_text().splitlines()]
     return proc, {r["case_id"]: r for r in rows}, env
 
@@ -87,3 +87,16 @@ def test_pytest_plugin_items_share_one_boot(pytester, tmp_path):
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*count_sched.c::bcc-0.26@linux-6.1 PASSED*",
                                  "*INVALID*bad_annotation.c:6: expect-rewrite{{prev->tgid}} names no expression*"])
+
+
+def test_fidelity_guest_and_split_agree_on_the_seed_cases(tmp_path):
+    env = dict(os.environ, HARNESS_RESULTS_DIR=str(tmp_path), COLUMNS="200")
+    proc = harness("fidelity", "--no-cache", "cases/seed", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 difference(s) in 3 cases" in proc.stdout
+    split_obs = list((tmp_path / "latest" / "cells").glob("*-split/observations/*.json"))
+    assert len(split_obs) == 3
+    launder = json.loads(next(p for p in split_obs if "sock_through_u64" in p.name).read_text())
+    rejected = [f for f in launder["functions"] if not f["loaded"]]
+    assert [f["name"] for f in rejected] == ["read_family"]
+    assert "invalid mem access 'scalar'" in rejected[0]["verifier_log"]

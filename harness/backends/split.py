@@ -187,9 +187,11 @@ def merge(compiled: Path, loaded: Path, dest: Path) -> None:
                 fn.pop("pending", None)
                 if got:
                     fn.update(loaded=got["loaded"], error=got["error"], load_seconds=got.get("load_seconds"))
-                    shutil.copy(loaded / case / got["log"], dest / case / fn["log"])
-            if loads.get("*maps*"):
+                    if (loaded / case / got["log"]).exists():
+                        shutil.copy(loaded / case / got["log"], dest / case / fn["log"])
+            if loads.get("*maps*"):   # the loader could not even create the maps: harness trouble
                 result["error"] = loads["*maps*"]["error"]
+                lverdict = "maps-failed"
             result["timings"]["load_vm"] = lseconds
             result_path.write_text(json.dumps(result, indent=1))
             if lverdict != "exit-0":

@@ -162,6 +162,9 @@ def export_bundle(b, lib, names, types, case, out, result):
 def load_one(bundle_path, out):
     """Split mode, in the guest: create the bundle's maps, patch their fds in, load every function."""
     import bpfsys
+    import resource
+    # Kernels before 5.11 charge maps to RLIMIT_MEMLOCK; libbcc lifts it the same way.
+    resource.setrlimit(resource.RLIMIT_MEMLOCK, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     with open(bundle_path) as f:
         bundle = json.load(f)
     os.makedirs(out, exist_ok=True)
@@ -186,6 +189,7 @@ def load_one(bundle_path, out):
                 os.close(fd)
         else:
             entry["error"] = "maps could not be created"
+            open(os.path.join(out, entry["log"]), "w").close()
         entry["load_seconds"] = time.monotonic() - t0
         loads.append(entry)
     with open(os.path.join(out, "loads.json"), "w") as f:

@@ -7,6 +7,7 @@
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ from .store import Image, Recipe, ensure, lookup
 
 # Bump when what a recipe produces changes, so caches rebuild instead of being reused wrongly.
 REWRITER_RECIPE = 1
-KERNEL_RECIPE = 1
+KERNEL_RECIPE = 2
 
 # Left out of rewriter roots: nothing in them is read by bcc or the guest program.
 DPKG_EXCLUDES = ["/usr/share/doc/*", "/usr/share/man/*", "/usr/share/locale/*", "/usr/share/info/*"]
@@ -175,6 +176,14 @@ def _normalize_modules(tree: Path, kver: str) -> None:
         shutil.move(str(usr), str(lib))
     if not lib.exists():
         raise ImageError(f"kernel {kver}: no modules directory in the extracted packages")
+    # Newer suites link build/source relative to usr/lib/modules/<kver>; make them absolute so they
+    # resolve from lib/modules/<kver> in any root (merged-/usr or not).
+    for name in ("build", "source"):
+        link = lib / name
+        if link.is_symlink() and not os.readlink(link).startswith("/"):
+            target = os.path.normpath(os.path.join("/usr/lib/modules", kver, os.readlink(link)))
+            link.unlink()
+            link.symlink_to(target)
 
 
 def cached(spec) -> Optional[Image]:

@@ -16,19 +16,34 @@ STYLE = {Outcome.PASS: "green", Outcome.XFAIL: "cyan", Outcome.UNSUPPORTED: "dim
 
 
 def matrix_table(results: List[Result]) -> Table:
-    cells = list(dict.fromkeys(r.cell for r in results))
+    """Cases down, cells across; with several rewriters and kernels, (case, rewriter) down and kernels
+    across, so the 16-cell matrix stays readable in a terminal."""
+    cells = list(dict.fromkeys(r.cell for r in results if "@" in r.cell))
+    rewriters = list(dict.fromkeys(c.split("@")[0] for c in cells))
+    kernels = list(dict.fromkeys(c.split("@")[1] for c in cells))
     cases = list(dict.fromkeys(r.case_id for r in results))
     by: Dict[tuple, Result] = {(r.case_id, r.cell): r for r in results}
-    table = Table(title="case x cell", show_lines=False)
+
+    def mark(r):
+        return f"[{STYLE[r.outcome]}]{r.label}[/]" if r else ""
+
+    if len(rewriters) > 1 and len(kernels) > 1:
+        table = Table(title="case x rewriter x kernel")
+        table.add_column("case")
+        table.add_column("rewriter")
+        for k in kernels:
+            table.add_column(k, justify="center")
+        for case in cases:
+            for i, rw in enumerate(rewriters):
+                table.add_row(case if i == 0 else "", rw, *[mark(by.get((case, f"{rw}@{k}"))) for k in kernels],
+                              end_section=i == len(rewriters) - 1)
+        return table
+    table = Table(title="case x cell")
     table.add_column("case")
     for cell in cells:
         table.add_column(cell, justify="center")
     for case in cases:
-        row = [case]
-        for cell in cells:
-            r = by.get((case, cell))
-            row.append(f"[{STYLE[r.outcome]}]{r.label}[/]" if r else "")
-        table.add_row(*row)
+        table.add_row(case, *[mark(by.get((case, cell))) for cell in cells])
     return table
 
 

@@ -1,0 +1,82 @@
+"""Split mode's pure parts: the sandbox script, the merge of compile and load results, map fd patching."""
+
+import json
+import struct
+from pathlib import Path
+
+from harness.backends.split import merge, sandbox_script
+from harness.guest.bpfsys import map_fds, patch_map_fds
+from harness.images.store import Image
+from harness.observation import guest_status, read_observation
+
+
+def test_sandbox_script_gives_bcc_the_target_kernel(tmp_path):
+    kernel = Image(tmp_path / "kernel", {"kver": "6.1.0-50-cloud-amd64"})
+    pers = Image(tmp_path / "pers", {})
+    (tmp_path / "pers/personality/btf").mkdir(parents=True)
+    (tmp_path / "pers/personality/btf/vmlinux").write_bytes(b"BTF")
+    script = sandbox_script(Path("/img/root"), Path("/w/mnt"), Path("/w/in"), Path("/w/out"), kernel, pers)
+    lines = script.splitlines()
+    assert "mount -o remount,bind,ro $M" in lines
+    assert f"mount --bind {tmp_path}/kernel/tree/lib/modules/6.1.0-50-cloud-amd64 $M/lib/modules/$(uname -r)" in lines
+    assert f"mount --bind {tmp_path}/pers/personality/kallsyms $M/proc/kallsyms" in lines
+    assert f"mount --bind {tmp_path}/pers/personality/tracing $M/sys/kernel/debug/tracing" in lines
+    assert f"mount --bind {tmp_path}/pers/personality/btf/vmlinux $M/sys/kernel/btf/vmlinux" in lines
+    assert lines[-1].startswith("exec chroot $M ")
+
+
+def _ld_map(fd):
+    return struct.pack("<BBhi", 0x18, 0x11, 0, fd) + bytes(8)
+
+
+def test_map_fds_are_found_and_patched():
+    call = struct.pack("<BBhi", 0x85, 0, 0, 1)
+    insns = _ld_map(7) + call + _ld_map(9) + _ld_map(7)
+    assert map_fds(insns) == [7, 9]
+    patched = patch_map_fds(insns, {7: 3, 9: 4})
+    assert map_fds(patched) == [3, 4]
+    assert patched[16:24] == call
+
+
+def _case(root: Path, name: str, result: dict, files: dict):
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "result.json").write_text(json.dumps(result))
+    for k, v in files.items():
+        (d / k).write_text(v)
+
+
+def test_merge_makes_guest_mode_files(tmp_path):
+    compiled, loaded, dest = tmp_path / "c", tmp_path / "l", tmp_path / "out"
+    fn = {"name": "f", "prog_type": "kprobe", "loaded": False, "pending": True, "error": "",
+          "log": "load-f.log", "insns": 12, "probe_reads": {"bpf_probe_read": 1}}
+    _case(compiled, "a", {"id": "a", "compiled": True, "error": "", "functions": [fn], "timings": {},
+                          "done": True}, {"bundle.json": "{}", "compile.log": "x"})
+    _case(compiled, "b", {"id": "b", "compiled": False, "error": "Exception: failed", "functions": [],
+                          "timings": {}}, {"compile.log": "main.c:1:1: error: boom"})
+    (compiled / "status").write_text("a:exit-0:1.0\nb:exit-0:0.5\n")
+    (loaded / "a").mkdir(parents=True)
+    (loaded / "a/loads.json").write_text(json.dumps([{"name": "f", "loaded": False, "error": "EACCES",
+                                                       "log": "load-f.log", "load_seconds": 0.01}]))
+    (loaded / "a/load-f.log").write_text("R1 invalid mem access 'scalar'\n")
+    (loaded / "status").write_text("a:exit-0:0.2\n")
+    merge(compiled, loaded, dest)
+    status = guest_status(dest)
+    assert status == {"a": ("exit-0", 1.0), "b": ("exit-0", 0.5)}
+    obs = read_observation("a", "cell", dest / "a", "exit-0")
+    assert obs.status == "ok" and obs.compiled
+    (f,) = obs.functions
+    assert (f.loaded, f.error, f.insns, f.probe_read_calls) == (False, "EACCES", 12, 1)
+    assert "scalar" in f.verifier_log
+    assert read_observation("b", "cell", dest / "b", "exit-0").compile_error == "Exception: failed"
+
+
+def test_merge_marks_a_lost_load_as_harness_trouble(tmp_path):
+    compiled, loaded, dest = tmp_path / "c", tmp_path / "l", tmp_path / "out"
+    _case(compiled, "a", {"id": "a", "compiled": True, "functions": [], "timings": {}, "done": True},
+          {"bundle.json": "{}"})
+    (compiled / "status").write_text("a:exit-0:1.0\n")
+    loaded.mkdir()
+    merge(compiled, loaded, dest)
+    obs = read_observation("a", "cell", dest / "a", guest_status(dest)["a"][0])
+    assert obs.status == "crash" and "load-missing" in obs.detail
