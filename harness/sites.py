@@ -34,6 +34,7 @@ class Site:
     address: str              # ADDR as bcc wrote it (nested sites shown as written)
     rewritten_line: int       # line of the statement expression in the rewritten text
     depth: int = 0            # 0 outermost; nested sites are deeper
+    value_type: str = ""      # T of bcc's `typeof(T) _val`: the type of the value read
 
     @property
     def key(self) -> Tuple[int, str]:
@@ -151,8 +152,10 @@ def _undo(tokens: List[Token], lo: int, hi: int, depth: int,
             original, form = _original_of(inner)
             start = len(out)
             out.extend(original)
+            type_end = _match(tokens, i + 3, "(", ")")
+            value_type = " ".join(t.text for t in tokens[i + 4:type_end]) if type_end else ""
             sites.append((out, start, len(out), {
-                "helper": helper, "form": form, "depth": depth,
+                "helper": helper, "form": form, "depth": depth, "value_type": value_type,
                 "address": " ".join(t.text for t in tokens[a_from:a_to]),
                 "rewritten_line": tokens[i].line, "pieces": original}))
             i = end + 1
@@ -195,7 +198,8 @@ def find_sites(original: str, rewritten: str) -> List[Site]:
             line, col, end_line, end_col = first.line, first.col, first.end_line, first.end_col
         sites.append(Site(text=text, line=line, col=col, end_line=end_line, end_col=end_col,
                           helper=info["helper"], form=info["form"], address=info["address"],
-                          rewritten_line=info["rewritten_line"], depth=info["depth"]))
+                          rewritten_line=info["rewritten_line"], depth=info["depth"],
+                          value_type=info["value_type"]))
     sites.sort(key=lambda s: (s.line, s.col, s.depth))
     return sites
 
