@@ -22,6 +22,8 @@ def main(argv=None) -> int:
                      help="guest: bcc inside the VM; split: bcc on the host, the VM loads; auto: split without KVM")
     run.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="cells run at once")
     run.add_argument("--no-cache", action="store_true", help="run cases again even when their results are known")
+    run.add_argument("--oracle", action="store_true",
+                     help="also compare what each rewrite reads with the original expression (WRONG-READ)")
 
     fid = sub.add_parser("fidelity", help="run cases in guest and split mode on one cell and list differences")
     fid.add_argument("cases", nargs="*", type=Path, help="case files or folders (default: cases/seed)")

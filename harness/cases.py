@@ -3,6 +3,9 @@
     // CASE: one-line description                       (required)
     // PROG: function_name kprobe                       (program type where the name does not say)
     // REQUIRES: kernel>=5.5                            (else UNSUPPORTED in that cell)
+    // ATTACH: function kprobe finish_task_switch       (where it runs for runtime checks; re:REGEX allowed;
+                                                        kprobe__X, tracepoint__C__E ... attach by name)
+    // TRIGGER: open                                    (what the trigger process does; default: open)
     // XFAIL: bcc<0.38 reason, link                     (a failure there is expected; a pass is XPASS)
     // expect-load: ok | reject <category>              (outside functions: whole case; inside: that function)
     ... prev->pid ...   // expect-rewrite{{prev->pid}}    (this line; @+N / @-N relative, @N absolute)
@@ -29,7 +32,9 @@ PROBE_MACROS = {"TRACEPOINT_PROBE": ("tracepoint__", "tracepoint"),
                 "RAW_TRACEPOINT_PROBE": ("raw_tracepoint__", "raw_tracepoint")}
 LOAD_CATEGORIES = ("invalid-mem-access", "ctx-access", "unknown-helper", "other")
 
-HEADER = re.compile(r"//\s*(CASE|PROG|REQUIRES|XFAIL):(.*)$")
+HEADER = re.compile(r"//\s*(CASE|PROG|REQUIRES|XFAIL|ATTACH|TRIGGER):(.*)$")
+ATTACH_KINDS = ("kprobe", "kretprobe", "tracepoint", "raw_tracepoint")
+TRIGGERS = ("open",)
 REWRITE = re.compile(r"expect-rewrite(?:@([+-]?\d+))?\{\{(.+?)\}\}")
 LOAD = re.compile(r"expect-load(?:\[(\w+)\])?:\s*(ok|reject(?:\s+([\w-]+))?)\s*$")
 
@@ -82,7 +87,8 @@ class Case:
     function_loads: Tuple[Tuple[str, LoadExpectation], ...] = ()
     requires: Tuple[Gate, ...] = ()
     xfails: Tuple[Xfail, ...] = ()
-    meta: Tuple[Tuple[str, str], ...] = field(default=())
+    attach: Tuple[Tuple[str, str, str], ...] = ()   # (function, kind, target)
+    trigger: str = "open"
 
     @property
     def sha(self) -> str:
@@ -126,6 +132,8 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
     xfails: List[Xfail] = []
     rewrites: List[Tuple[int, int, str]] = []      # (annotation line, target line, text)
     loads: List[Tuple[int, Optional[str], LoadExpectation]] = []
+    attach: Dict[str, Tuple[str, str, int]] = {}
+    trigger = ["open"]
 
     for tok in tokens:
         if tok.kind != "comment":
@@ -133,7 +141,7 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
         for offset, comment_line in enumerate(tok.text.splitlines()):
             n = tok.line + offset
             _parse_comment(path, n, comment_line, declared, requires, xfails, rewrites, loads,
-                           len(lines))
+                           len(lines), attach, trigger)
             m = HEADER.search(comment_line)
             if m and m.group(1) == "CASE":
                 description = m.group(2).strip()
@@ -144,9 +152,15 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
     if not functions:
         raise CaseError(path, 1, "no BPF program function found (a non-static function with a body, "
                                  "or TRACEPOINT_PROBE/RAW_TRACEPOINT_PROBE)")
+    names = {f.name for f in functions}
     for name, (_, line) in declared.items():
-        if name not in {f.name for f in functions}:
+        if name not in names:
             raise CaseError(path, line, f"PROG names {name!r}, which is not a program function here")
+    for name, (_, _, line) in attach.items():
+        if name not in names:
+            raise CaseError(path, line, f"ATTACH names {name!r}, which is not a program function here")
+    attach_points = tuple((f.name, *attach[f.name][:2]) if f.name in attach else (f.name, *_implied_attach(f.name))
+                          for f in functions if f.name in attach or _implied_attach(f.name))
 
     sites = tuple(_locate(path, tokens, lines, ann, target, want) for ann, target, want in rewrites)
     case_load = LoadExpectation(True)
@@ -161,10 +175,11 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
             case_load = expectation
     return Case(id=case_id(path, root), path=path, text=text, description=description,
                 functions=tuple(functions), sites=sites, load=case_load,
-                function_loads=tuple(function_loads), requires=tuple(requires), xfails=tuple(xfails))
+                function_loads=tuple(function_loads), requires=tuple(requires), xfails=tuple(xfails),
+                attach=attach_points, trigger=trigger[0])
 
 
-def _parse_comment(path, n, comment, declared, requires, xfails, rewrites, loads, nlines):
+def _parse_comment(path, n, comment, declared, requires, xfails, rewrites, loads, nlines, attach, trigger):
     m = HEADER.search(comment)
     if m:
         key, value = m.group(1), m.group(2).strip()
@@ -174,6 +189,16 @@ def _parse_comment(path, n, comment, declared, requires, xfails, rewrites, loads
                 if len(words) != 2 or words[1] not in PROG_TYPES:
                     raise CaseError(path, n, f"PROG wants '<function> <type>', type one of {', '.join(PROG_TYPES)}")
                 declared[words[0]] = (words[1], n)
+            elif key == "ATTACH":
+                words = value.split()
+                if len(words) != 3 or words[1] not in ATTACH_KINDS:
+                    raise CaseError(path, n, f"ATTACH wants '<function> <kind> <target>', kind one of "
+                                             f"{', '.join(ATTACH_KINDS)}")
+                attach[words[0]] = (words[1], words[2], n)
+            elif key == "TRIGGER":
+                if value not in TRIGGERS:
+                    raise CaseError(path, n, f"unknown TRIGGER {value!r} ({', '.join(TRIGGERS)})")
+                trigger[0] = value
             elif key == "REQUIRES":
                 gate, rest = parse_gate(value)
                 if rest:
@@ -268,6 +293,17 @@ def _program_name(tokens: List[Token], i: int, close: int) -> Optional[str]:
             return None
         j -= 1
     return name
+
+
+def _implied_attach(name: str) -> Optional[Tuple[str, str]]:
+    """bcc's own names say where a function attaches: kprobe__X, tracepoint__C__E, ..."""
+    for prefix in ("kretprobe__", "kprobe__", "raw_tracepoint__"):
+        if name.startswith(prefix):
+            return prefix[:-2], name[len(prefix):]
+    if name.startswith("tracepoint__"):
+        category, _, event = name[len("tracepoint__"):].partition("__")
+        return "tracepoint", f"{category}:{event}"
+    return None
 
 
 def _infer_type(name: str) -> str:

@@ -34,6 +34,7 @@ class Result:
     probe_reads: int = 0
     insns: int = 0
     versions: Dict[str, str] = field(default_factory=dict)
+    oracle: str = ""                   # what the value oracle said ("" when it was not asked)
 
     @property
     def label(self) -> str:

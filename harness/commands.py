@@ -56,14 +56,14 @@ def _cells(names: Optional[List[str]]):
 
 
 def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_timeout: int,
-               use_cache: bool) -> Tuple[List[Result], bool]:
+               use_cache: bool, oracle: bool = False) -> Tuple[List[Result], bool]:
     """Run cells concurrently (up to `jobs`), recording each as it finishes. Returns (results, interrupted)."""
     backend = backend_for(mode)
     results: List[Result] = []
     interrupted = False
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(run_cell, cell, cases, backend, run.cell_dir(cell.name), progress,
-                               case_timeout, use_cache): cell for cell in cells}
+                               case_timeout, use_cache, oracle): cell for cell in cells}
         pending = set(futures)
         while pending:
             try:
@@ -102,7 +102,7 @@ def cmd_run(args) -> int:
                   highlight=False)
     with rich_progress(console) as progress:
         found, interrupted = run_matrix(cells, list(loaded.cases), mode, run, progress, args.jobs,
-                                        args.case_timeout, not args.no_cache)
+                                        args.case_timeout, not args.no_cache, args.oracle)
     results += found
     print_summary(results, console)
     console.print(f"results: {run.path}", highlight=False)

@@ -10,6 +10,7 @@ class Outcome(Enum):
     FP_SYNTAX = ("FP-SYNTAX", True, True, "the rewritten program does not compile")
     FN_MISSING = ("FN-MISSING", True, True, "an expected rewrite is missing; the program still loads")
     FN_VERIFIER = ("FN-VERIFIER", True, True, "the verifier rejects the rewritten program")
+    WRONG_READ = ("WRONG-READ", True, True, "loads, but a rewrite reads another address than the original expression")
     ENV = ("ENV", False, False, "this rewriter and kernel cannot run the program (headers, helper, prog type)")
     HARNESS = ("HARNESS", True, False, "harness trouble: VM, timeout, bcc crash; says nothing of the rewriter")
     INVALID = ("INVALID", True, False, "the case file itself is wrong (names file and line)")

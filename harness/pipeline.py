@@ -16,6 +16,7 @@ from .classify import Result, classify, unsupported
 from .images.build import kernel_image, rewriter_image
 from .matrix import Cell
 from .observation import Observation, guest_status, read_observation
+from .oracle_stage import run_oracle
 from .outcome import Outcome
 from .progress import Progress, silent
 
@@ -49,7 +50,8 @@ def cell_versions(rewriter_manifest: Dict, kernel_manifest: Dict) -> Dict[str, s
 
 
 def run_cell(cell: Cell, cases: List[Case], backend: Backend, workdir: Path,
-             progress: Progress = silent, case_timeout: int = 900, use_cache: bool = True) -> CellOutcome:
+             progress: Progress = silent, case_timeout: int = 900, use_cache: bool = True,
+             oracle: bool = False) -> CellOutcome:
     try:
         rewriter = rewriter_image(cell.rewriter, progress)
         kernel = kernel_image(cell.kernel, progress)
@@ -101,6 +103,9 @@ def run_cell(cell: Cell, cases: List[Case], backend: Backend, workdir: Path,
             result_cache.put(keys[case.id], obs)
             observations.append(obs)
             results.append(classify(case, obs, versions))
+    if oracle and not (run and run.status == "interrupted"):
+        results = run_oracle(cell.name, rewriter, kernel, cases, observations, results, versions,
+                             workdir, progress)
     order = {c.id: i for i, c in enumerate(cases)}
     results.sort(key=lambda r: order.get(r.case_id, 0))
     return CellOutcome(cell.name, versions, tuple(results), tuple(observations), workdir,

@@ -8,6 +8,8 @@ Stdlib only, Python 3.9 to 3.13 (it runs with the rewriter root's own python3).
                                            bcc and export a load bundle per case; nothing is loaded
                                   load     (split mode, in the guest) load the bundles' programs
                                   capture  copy this kernel's personality (kallsyms, BTF, tracepoints)
+                                  oracle   compile a probe and a twin program, attach both, run the
+                                           trigger once, record what each read (differential oracle)
     runner.py --one MODE CASE OUT   (internal) the child for one case
 
 Every case runs in its own process so a crash or hang of bcc loses only that case. Results are files:
@@ -196,6 +198,98 @@ def load_one(bundle_path, out):
         json.dump(loads, f, indent=1)
 
 
+def attach(b, name, kind, target):
+    """Attach a loaded function the way the case says (re:REGEX for kprobe targets)."""
+    if kind in ("kprobe", "kretprobe"):
+        how = {"event_re": target[3:]} if target.startswith("re:") else {"event": target}
+        getattr(b, "attach_" + kind)(fn_name=name, **how)
+    elif kind == "tracepoint":
+        b.attach_tracepoint(tp=target, fn_name=name)
+    elif kind == "raw_tracepoint":
+        b.attach_raw_tracepoint(tp=target, fn_name=name)
+    else:
+        raise ValueError("cannot attach %s" % kind)
+
+
+def trigger_child(kind):
+    """Fork the trigger process; it waits on a pipe so its pid can be set in the maps first."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        try:
+            import ctypes
+            ctypes.CDLL(None).prctl(15, b"harness-trig", 0, 0, 0)   # PR_SET_NAME: a comm to expect
+            os.read(r, 1)
+            if kind == "open":
+                with open("/etc/hostname", "rb") as f:
+                    f.read()
+        finally:
+            os._exit(0)
+    os.close(r)
+    return pid, w
+
+
+def run_oracle(case_path, out):
+    """Differential oracle: both programs on the same event of one trigger process."""
+    import ctypes
+    with open(case_path) as f:
+        case = json.load(f)
+    os.makedirs(out, exist_ok=True)
+    result = {"id": case["id"], "error": "", "values": {}, "stage": "compile"}
+
+    def save():
+        with open(os.path.join(out, "oracle.json"), "w") as f:
+            json.dump(result, f, indent=1)
+
+    save()
+    from bcc import BPF
+
+    class NoAutoAttach(BPF):
+        def _trace_autoload(self):
+            pass
+
+    programs = {}
+    base = os.path.dirname(case_path)
+    for role in ("probe", "twin"):
+        redirect_fd2(os.path.join(out, "compile-%s.log" % role))
+        with open(os.path.join(base, case["programs"][role])) as f:
+            text = f.read()
+        try:
+            programs[role] = NoAutoAttach(text=text, debug=DEBUG_PREPROCESSOR)
+        except Exception as e:
+            result["error"] = "%s does not compile: %s" % (role, e)
+            save()
+            return
+    result["stage"] = "attach"
+    save()
+    for role, b in programs.items():
+        redirect_fd2(os.path.join(out, "attach-%s.log" % role))
+        for name, kind, target in case["attach"]:
+            try:
+                attach(b, name, kind, target)
+            except Exception as e:
+                result["error"] = "%s: attaching %s to %s %s failed: %s" % (role, name, kind, target, e)
+                save()
+                return
+    result["stage"] = "trigger"
+    pid, go = trigger_child(case.get("trigger", "open"))
+    for b in programs.values():
+        b["__harness_cfg"][ctypes.c_int(0)] = ctypes.c_uint(pid)
+    os.write(go, b"x")
+    os.close(go)
+    os.waitpid(pid, 0)
+    result["pid"] = pid
+    for role, b in programs.items():
+        values = {}
+        for k, v in b["__harness_values"].items():
+            values[str(k.value)] = bytes(bytearray(v.bytes))[: v.len].hex()
+        result["values"][role] = values
+        b.cleanup()
+    result["stage"] = "done"
+    save()
+
+
 def capture(out):
     """This kernel's personality: what bcc reads from the running kernel while compiling."""
     dest = os.path.join(out, "personality.tar.gz")
@@ -242,6 +336,10 @@ def run_all(inp, out):
         os.makedirs(case_out, exist_ok=True)
         if mode == "load":
             arg = os.path.join(inp, "bundles", case["id"], "bundle.json")
+        elif mode == "oracle":
+            arg = os.path.join(inp, "oracle-%d.json" % n)
+            with open(arg, "w") as f:
+                json.dump(case, f)
         else:
             arg = os.path.join(inp, "case-%d.json" % n)
             with open(arg, "w") as f:
@@ -272,6 +370,8 @@ def main(argv):
         mode, arg, out = argv[2], argv[3], argv[4]
         if mode == "load":
             load_one(arg, out)
+        elif mode == "oracle":
+            run_oracle(arg, out)
         else:
             run_one(arg, out, mode)
     else:

@@ -12,7 +12,7 @@ from ..outcome import Outcome
 STYLE = {Outcome.PASS: "green", Outcome.XFAIL: "cyan", Outcome.UNSUPPORTED: "dim",
          Outcome.ENV: "yellow", Outcome.HARNESS: "magenta", Outcome.INVALID: "magenta",
          Outcome.XPASS: "red", Outcome.FP_EXTRA: "red", Outcome.FP_SYNTAX: "red",
-         Outcome.FN_MISSING: "red", Outcome.FN_VERIFIER: "red"}
+         Outcome.FN_MISSING: "red", Outcome.FN_VERIFIER: "red", Outcome.WRONG_READ: "bold red"}
 
 
 def matrix_table(results: List[Result]) -> Table:
@@ -61,4 +61,12 @@ def print_summary(results: List[Result], console: Console = None, details: bool 
                           markup=True, highlight=False, soft_wrap=True)
             if r.outcome.is_failure and r.details:
                 console.print(r.details.rstrip(), markup=False, highlight=False)
+    oracle_notes = [r for r in results if r.oracle]
+    if oracle_notes:
+        table = Table(title="value oracle")
+        for col in ("case", "cell", "oracle"):
+            table.add_column(col, overflow="fold")
+        for r in oracle_notes:
+            table.add_row(r.case_id, r.cell, r.oracle)
+        console.print(table)
     console.print(counts_line(results), highlight=False)

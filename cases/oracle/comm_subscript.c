@@ -1,0 +1,10 @@
+// CASE: a character of the current task's comm, read through a subscript of an array member
+// ATTACH: second_comm_char kprobe do_sys_openat2
+#include <linux/sched.h>
+
+int second_comm_char(struct pt_regs *ctx)
+{
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+    char c = t->comm[1];  // expect-rewrite{{t->comm[1]}}
+    return c;
+}
