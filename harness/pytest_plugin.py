@@ -31,6 +31,7 @@ def pytest_addoption(parser):
     group.addoption("--case-timeout", type=int, default=900, help="seconds per case inside the guest")
     group.addoption("--mode", choices=MODES, default="auto", help="guest, split, or auto (split without KVM)")
     group.addoption("--no-cache", action="store_true", help="run cases again even when their results are known")
+    group.addoption("--oracle", action="store_true", help="also run the differential value oracle (WRONG-READ)")
 
 
 def pytest_collect_file(file_path: Path, parent):
@@ -66,7 +67,8 @@ class CellRunner:
                 reporter.write_line(f"[{task}] {done}/{total or '?'} {detail}")
 
         out = run_cell(cell, cases, backend_for(self.config.getoption("mode")), self.run_dir.cell_dir(cell.name),
-                       progress, self.config.getoption("case_timeout"), not self.config.getoption("no_cache"))
+                       progress, self.config.getoption("case_timeout"), not self.config.getoption("no_cache"),
+                       self.config.getoption("oracle"))
         self.run_dir.record_observations(cell.name, list(out.observations))
         self.run_dir.record_results(list(out.results))
         self.results[cell.name] = {r.case_id: r for r in out.results}

@@ -100,3 +100,16 @@ def test_fidelity_guest_and_split_agree_on_the_seed_cases(tmp_path):
     rejected = [f for f in launder["functions"] if not f["loaded"]]
     assert [f["name"] for f in rejected] == ["read_family"]
     assert "invalid mem access 'scalar'" in rejected[0]["verifier_log"]
+
+
+def test_oracle_finds_the_wrong_read_and_passes_the_right_one(tmp_path):
+    env = dict(os.environ, HARNESS_RESULTS_DIR=str(tmp_path), COLUMNS="200")
+    proc = harness("run", "--oracle", "--no-cache", "cases/oracle", env=env)
+    rows = {json.loads(ln)["case_id"]: json.loads(ln)
+            for ln in (tmp_path / "latest" / "results.jsonl").read_text().splitlines()}
+    right, wrong = rows["oracle/current_tgid"], rows["oracle/comm_subscript"]
+    assert right["outcome"] == "PASS" and right["oracle"].startswith("agrees: 1 site"), proc.stdout
+    assert (wrong["raw_outcome"] or wrong["outcome"]) == "WRONG-READ", proc.stdout
+    # 'harness-trig'[1] is 'a'; bcc reads 16 bytes further (a whole comm[] away), minus the index
+    assert "the original expression holds 61 (97)" in wrong["message"]
+    assert "bcc's address is +15 bytes off" in wrong["message"]

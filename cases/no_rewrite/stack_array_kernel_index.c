@@ -1,0 +1,8 @@
+// CASE: a stack array indexed by a kernel value: only the kernel field is read, the stack element is not
+#include <linux/sched.h>
+
+int bucket_of(struct pt_regs *ctx, struct task_struct *prev)
+{
+    u8 buckets[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    return buckets[prev->pid & 7];  // expect-rewrite{{prev->pid}}
+}

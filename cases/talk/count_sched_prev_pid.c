@@ -1,0 +1,8 @@
+// CASE: talk slide "count_sched": prev->pid on finish_task_switch's argument becomes one probe read
+// ATTACH: count_sched kprobe re:^finish_task_switch
+#include <linux/sched.h>
+
+int count_sched(struct pt_regs *ctx, struct task_struct *prev)
+{
+    return prev->pid != -1;  // expect-rewrite{{prev->pid}}
+}

@@ -1,0 +1,10 @@
+// CASE: talk slide "levels of indirection": *ptr = sk stores into the stack; only the member read through *ptr is rewritten
+#include <net/sock.h>
+
+int test(struct pt_regs *ctx, struct sock *sk)
+{
+    struct sock *slot = NULL;
+    struct sock **ptr = &slot;
+    *ptr = sk;
+    return ((struct sock *)(*ptr))->sk_daddr;  // expect-rewrite{{((struct sock *)(*ptr))->sk_daddr}}
+}
