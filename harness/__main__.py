@@ -22,6 +22,8 @@ def main(argv=None) -> int:
                      help="guest: bcc inside the VM; split: bcc on the host, the VM loads; auto: split without KVM")
     run.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="cells run at once")
     run.add_argument("--no-cache", action="store_true", help="run cases again even when their results are known")
+    run.add_argument("--cases-root", type=Path, default=None,
+                     help="the folder case ids are relative to (default: the project's cases/)")
     run.add_argument("--oracle", action="store_true",
                      help="also compare what each rewrite reads with the original expression (WRONG-READ)")
 
@@ -41,6 +43,26 @@ def main(argv=None) -> int:
 
     setup = sub.add_parser("setup", help="check host programs (qemu, mmdebstrap, ...); --install installs them")
     setup.add_argument("--install", action="store_true")
+
+    imp = sub.add_parser("import", help="merge run directories (e.g. CI artifacts) into the history")
+    imp.add_argument("results", nargs="+", type=Path, help="run directories, or folders holding them")
+    imp.add_argument("--history", help="history database (default ~/.local/state/bcc-harness/history.db)")
+
+    diff = sub.add_parser("diff", help="regressions and fixes between two runs (ids, prefixes, latest, previous)")
+    diff.add_argument("run_a")
+    diff.add_argument("run_b")
+    diff.add_argument("--history")
+
+    trends = sub.add_parser("trends", help="false positives and negatives per release, per kernel, over runs")
+    trends.add_argument("--history")
+
+    report = sub.add_parser("report", help="write the HTML report and JUnit/CSV/JSON lines of a run")
+    report.add_argument("--run", default="latest")
+    report.add_argument("--html", type=Path, default=Path("report.html"))
+    report.add_argument("--junit", type=Path)
+    report.add_argument("--csv", type=Path, help="one row per program, like veristat")
+    report.add_argument("--jsonl", type=Path)
+    report.add_argument("--history")
 
     lint = sub.add_parser("lint", help="parse every case and report annotation errors")
     lint.add_argument("cases", nargs="*", type=Path)

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from . import setup as host_setup
 from .backends import backend_for, resolve_mode
 from .classify import Result
+from .history import History, HistoryError, record_rundir
 from .interrupt import request_stop
 from .cases import load_cases
 from .images.build import describe, kernel_image, rewriter_image
@@ -55,6 +56,18 @@ def _cells(names: Optional[List[str]]):
         return None
 
 
+def to_history(run: RunDir) -> None:
+    """Copy what the run has finished into the SQLite history (idempotent; never loses the run dir)."""
+    try:
+        history = History()
+        try:
+            record_rundir(history, run.path)
+        finally:
+            history.close()
+    except HistoryError as e:
+        print(f"warning: results kept in {run.path} but not in the history: {e}", file=sys.stderr)
+
+
 def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_timeout: int,
                use_cache: bool, oracle: bool = False) -> Tuple[List[Result], bool]:
     """Run cells concurrently (up to `jobs`), recording each as it finishes. Returns (results, interrupted)."""
@@ -77,6 +90,7 @@ def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_t
                 run.record_observations(out.cell, list(out.observations))
                 kept = [r for r in out.results if not (out.interrupted and r.outcome is Outcome.HARNESS)]
                 run.record_results(kept)
+                to_history(run)
                 results += kept
                 interrupted |= out.interrupted
     order = {c.name: i for i, c in enumerate(cells)}
@@ -91,13 +105,16 @@ def cmd_run(args) -> int:
         return EXIT_HARNESS
     if not host_setup.ensure(install=False, echo=lambda m: console.print(m, markup=False)):
         return EXIT_HARNESS
-    loaded = load_cases(args.cases or [CASES_ROOT], CASES_ROOT)
+    root = args.cases_root or CASES_ROOT
+    loaded = load_cases(args.cases or [root], root)
     for e in loaded.errors:
         console.print(f"[magenta]INVALID[/] {e}", highlight=False)
     mode = resolve_mode(args.mode)
     run = RunDir.create(sys.argv, mode=mode)
-    results = invalid_results(loaded.errors, cells, CASES_ROOT)
+    run.record_cases(loaded.cases)
+    results = invalid_results(loaded.errors, cells, root)
     run.record_results(results)
+    to_history(run)
     console.print(f"{len(loaded.cases)} cases x {len(cells)} cells, {mode} mode, -j {args.jobs}",
                   highlight=False)
     with rich_progress(console) as progress:
@@ -155,6 +172,101 @@ def cmd_fidelity(args) -> int:
     console.print(f"guest mode {g.seconds:.0f}s, split mode {s.seconds:.0f}s; "
                   f"{len(differences)} difference(s) in {len(loaded.cases)} cases", highlight=False)
     return EXIT_OK if not differences else EXIT_FAILURES
+
+
+def _open_history(args) -> "History":
+    return History(Path(args.history) if getattr(args, "history", None) else None)
+
+
+def cmd_import(args) -> int:
+    """Merge run directories produced elsewhere (CI artifacts) into the history; idempotent."""
+    try:
+        history = _open_history(args)
+    except HistoryError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_HARNESS
+    status = EXIT_OK
+    for path in args.results:
+        candidates = [path] if (path / "run.json").exists() else \
+            sorted(p.parent for p in path.glob("*/run.json") if not p.parent.is_symlink())
+        if not candidates:
+            print(f"error: {path}: no run directory (run.json) here", file=sys.stderr)
+            status = EXIT_HARNESS
+        for run_path in candidates:
+            try:
+                added = record_rundir(history, run_path)
+                print(f"{run_path.name}: {added} new result(s)")
+            except (HistoryError, ValueError, OSError) as e:
+                print(f"error: {run_path}: {e}", file=sys.stderr)
+                status = EXIT_HARNESS
+    return status
+
+
+def cmd_diff(args) -> int:
+    try:
+        history = _open_history(args)
+        a, b = history.resolve_run(args.run_a), history.resolve_run(args.run_b)
+    except HistoryError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_HARNESS
+    changes = history.changes(b, against=a)
+    console = Console()
+    from rich.table import Table
+    table = Table(title=f"{a} -> {b}")
+    for col in ("kind", "case", "cell", "class", "cause"):
+        table.add_column(col)
+    for c in changes:
+        style = {"regression": "red", "fix": "green"}.get(c.kind, "yellow")
+        table.add_row(f"[{style}]{c.kind}[/]", c.case_id, c.cell, f"{c.before.label} -> {c.after.label}", c.cause)
+    console.print(table)
+    regressions = [c for c in changes if c.kind == "regression"]
+    console.print(f"{len(regressions)} regression(s), {sum(c.kind == 'fix' for c in changes)} fix(es), "
+                  f"{sum(c.kind == 'change' for c in changes)} other change(s)", highlight=False)
+    return EXIT_FAILURES if regressions else EXIT_OK
+
+
+def cmd_trends(args) -> int:
+    from collections import Counter
+    from rich.table import Table
+    from .report.html import FAMILIES, _family
+    try:
+        history = _open_history(args)
+    except HistoryError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_HARNESS
+    rows = history.rows()
+    console = Console()
+    for title, key in (("per bcc release", lambda r: r.bcc), ("per kernel", lambda r: r.kernel),
+                       ("per run", lambda r: r.run_id)):
+        table = Table(title=f"false positives / false negatives / wrong reads {title}")
+        table.add_column(title.split()[-1])
+        for f in FAMILIES:
+            table.add_column(f, justify="right")
+        table.add_column("results", justify="right")
+        counts = Counter((key(r), _family(r)) for r in rows)
+        totals = Counter(key(r) for r in rows)
+        for group in sorted(totals):
+            table.add_row(group, *[str(counts[(group, f)]) for f in FAMILIES], str(totals[group]))
+        console.print(table)
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from .report import exports, html as html_report
+    try:
+        history = _open_history(args)
+        run_id = history.resolve_run(args.run)
+    except HistoryError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_HARNESS
+    rows = history.rows(run_id)
+    outputs = {args.html: lambda: html_report.render(history, run_id), args.junit: lambda: exports.junit(rows),
+               args.csv: lambda: exports.programs_csv(rows), args.jsonl: lambda: exports.jsonl(rows)}
+    for path, make in outputs.items():
+        if path:
+            path.write_text(make())
+            print(f"wrote {path}")
+    return EXIT_OK
 
 
 def cmd_show(args) -> int:

@@ -15,6 +15,7 @@ class Requirement:
     what: str
     package: str
     present: bool
+    optional: bool = False      # only the harness's own tests need it (the report rendering check)
 
 
 def _static_elf(path: Path) -> bool:
@@ -36,6 +37,7 @@ def requirements() -> List[Requirement]:
         Requirement("modprobe/depmod", "kmod", bool(have("depmod") or Path("/usr/sbin/depmod").exists())),
         Requirement("dpkg-deb", "dpkg", bool(have("dpkg-deb"))),
         Requirement("apt-get", "apt", bool(have("apt-get"))),
+        Requirement("chromium (report check)", "chromium", bool(have("chromium")), optional=True),
     ]
 
 
@@ -44,8 +46,9 @@ def install_command(missing: List[Requirement]) -> List[str]:
 
 
 def ensure(install: bool, echo=print) -> bool:
-    """True when everything is present (after installing it, with `install` and root)."""
-    missing = [r for r in requirements() if not r.present]
+    """True when everything needed is present (after installing it, with `install` and root).
+    With `install`, the optional programs the harness's own tests use are installed too."""
+    missing = [r for r in requirements() if not r.present and (install or not r.optional)]
     if not missing:
         return True
     command = install_command(missing)
@@ -61,7 +64,7 @@ def ensure(install: bool, echo=print) -> bool:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(["apt-get", "update"], check=True, env=env, stdout=subprocess.DEVNULL)
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
-    still = [r for r in requirements() if not r.present]
+    still = [r for r in requirements() if not r.present and not r.optional]
     if still:
         echo(f"still missing after install: {', '.join(r.what for r in still)}")
     return not still

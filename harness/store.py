@@ -12,6 +12,7 @@ Appending as each cell finishes means an interrupted run keeps what it finished.
 import json
 import os
 import platform
+import secrets
 import socket
 import time
 from dataclasses import asdict
@@ -24,6 +25,18 @@ from .observation import Observation
 from .outcome import Outcome
 from .paths import results_dir
 from .sites import Site
+
+
+def _revision() -> str:
+    """The harness's git commit (with '-dirty' when the tree has changes), or 'unknown'."""
+    import subprocess
+    root = Path(__file__).resolve().parent.parent
+    try:
+        rev = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"], capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        rev = ""
+    return rev or "unknown"
 
 
 def result_to_json(r: Result) -> Dict:
@@ -55,12 +68,13 @@ class RunDir:
     def create(argv: List[str], mode: str = "guest", root: Optional[Path] = None) -> "RunDir":
         root = root or results_dir()
         root.mkdir(parents=True, exist_ok=True)
-        run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+        run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}-{secrets.token_hex(2)}"
         path = root / run_id
         path.mkdir()
         (path / "run.json").write_text(json.dumps({
             "id": run_id, "started": time.time(), "argv": argv, "mode": mode,
-            "harness": __version__, "host": socket.gethostname(), "python": platform.python_version(),
+            "harness": f"{__version__}+{_revision()}", "host": socket.gethostname(),
+            "python": platform.python_version(),
         }, indent=1))
         latest = root / "latest"
         tmp = root / f".latest-{os.getpid()}"
@@ -84,6 +98,20 @@ class RunDir:
                 f.write(json.dumps(result_to_json(r)) + "\n")
             f.flush()
             os.fsync(f.fileno())
+
+    def record_cases(self, cases) -> None:
+        """Case id -> hash of its text, so history can tell a changed case from a changed rewriter."""
+        path = self.path / "cases.json"
+        known = json.loads(path.read_text()) if path.exists() else {}
+        known.update({c.id: {"sha": c.sha, "text": c.text} for c in cases})
+        path.write_text(json.dumps(known, indent=1, sort_keys=True))
+
+    def cases(self) -> Dict[str, Dict[str, str]]:
+        """Case id -> {"sha", "text"} of the cases this run used."""
+        try:
+            return json.loads((self.path / "cases.json").read_text())
+        except (OSError, ValueError):
+            return {}
 
     def results(self) -> List[Result]:
         try:

@@ -5,8 +5,12 @@ Slow under TCG (about 2 minutes here); images are cached under the user cache di
 
 import json
 import os
+import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,3 +117,60 @@ def test_oracle_finds_the_wrong_read_and_passes_the_right_one(tmp_path):
     # 'harness-trig'[1] is 'a'; bcc reads 16 bytes further (a whole comm[] away), minus the index
     assert "the original expression holds 61 (97)" in wrong["message"]
     assert "bcc's address is +15 bytes off" in wrong["message"]
+
+
+def test_a_changed_case_regresses_in_diff_and_report(tmp_path):
+    cases = tmp_path / "cases"
+    shutil.copytree(ROOT / "cases" / "seed", cases / "seed")
+    env = dict(os.environ, HARNESS_RESULTS_DIR=str(tmp_path / "runs"), HARNESS_HISTORY=str(tmp_path / "h.db"),
+               COLUMNS="200")
+    first = harness("run", "--mode", "split", "--cases-root", str(cases), env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    case = cases / "seed" / "count_sched.c"
+    case.write_text(case.read_text().replace("  // expect-rewrite{{prev->pid}}", ""))
+    second = harness("run", "--mode", "split", "--cases-root", str(cases), env=env)
+    assert second.returncode == 1, second.stdout + second.stderr
+    diff = harness("diff", "previous", "latest", env=env, timeout=60)
+    assert diff.returncode == 1
+    assert "1 regression(s), 0 fix(es), 0 other change(s)" in diff.stdout
+    assert "seed/count_sched" in diff.stdout and "bcc-0.26@linux-6.1" in diff.stdout
+    assert "PASS -> FP-EXTRA" in diff.stdout and "case changed" in diff.stdout
+    assert "sock_in_map" not in diff.stdout and "sock_through_u64" not in diff.stdout
+    report = harness("report", "--html", str(tmp_path / "r.html"), env=env, timeout=60)
+    assert report.returncode == 0, report.stderr
+    page = (tmp_path / "r.html").read_text()
+    assert "<td>regression</td><td>seed/count_sched</td><td>bcc-0.26@linux-6.1</td>" in page
+
+
+def test_killing_a_matrix_run_halfway_keeps_a_readable_history(tmp_path):
+    env = dict(os.environ, HARNESS_RESULTS_DIR=str(tmp_path / "runs"), HARNESS_HISTORY=str(tmp_path / "h.db"),
+               COLUMNS="200")
+    argv = [sys.executable, "-m", "harness", "run", "--mode", "split", "-j", "1", "--no-cache",
+            "--cell", "bcc-0.26@linux-6.1", "--cell", "bcc-0.31@linux-6.1", "cases/seed"]
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(1)
+        if (tmp_path / "h.db").exists():
+            con = sqlite3.connect(tmp_path / "h.db", timeout=30)
+            try:
+                done = con.execute("SELECT count(*) FROM results").fetchone()[0]
+            except sqlite3.OperationalError:
+                done = 0
+            con.close()
+            if done >= 3:      # the first cell is recorded: kill in the middle of the second
+                break
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for args in (("report", "--html", str(tmp_path / "r.html")), ("trends",)):
+        out = harness(*args, env=env, timeout=120)
+        assert out.returncode == 0, out.stderr
+    again = harness("run", "--mode", "split", "-j", "1", "--cell", "bcc-0.26@linux-6.1",
+                    "--cell", "bcc-0.31@linux-6.1", "cases/seed", env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    rows = sqlite3.connect(tmp_path / "h.db").execute(
+        "SELECT c.name, count(*) FROM results r JOIN cells c ON c.id = r.cell_id "
+        "WHERE r.run_id = (SELECT id FROM runs ORDER BY started DESC LIMIT 1) GROUP BY c.name").fetchall()
+    assert dict(rows) == {"bcc-0.26@linux-6.1": 3, "bcc-0.31@linux-6.1": 3}
