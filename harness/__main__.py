@@ -64,11 +64,37 @@ def main(argv=None) -> int:
     report.add_argument("--jsonl", type=Path)
     report.add_argument("--history")
 
+    tools = sub.add_parser("import-tools", help="bcc's own tools (Debian's bpfcc-tools) as report-only cases")
+    tools.add_argument("--rewriter", default="bcc-0.26", help="whose suite's bpfcc-tools to import")
+
+    tri = sub.add_parser("triage", help="a bug report (C, or Python with BPF(text=...)) across the matrix")
+    tri.add_argument("file", type=Path)
+    tri.add_argument("--cell", action="append", help="cells (default: all)")
+    tri.add_argument("--rewriter", action="append", help="only these rewriters")
+    tri.add_argument("--kernel", action="append", help="only these kernels")
+    tri.add_argument("--mode", choices=MODES, default="auto")
+    tri.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
+    tri.add_argument("--reduce", action="store_true", help="shrink it with C-Vise, keeping the failure signature")
+    tri.add_argument("--budget", type=float, default=600, help="seconds C-Vise may take")
+    tri.add_argument("--cases-root", type=Path, help="where cases/triage/ is written (default: the project's)")
+
+    chk = sub.add_parser("triage-check", help="(internal) the interestingness test --reduce gives C-Vise")
+    chk.add_argument("candidate", type=Path)
+    chk.add_argument("--signature", required=True)
+    chk.add_argument("--cell", required=True)
+    chk.add_argument("--mode", choices=MODES, default="auto")
+
+    bless = sub.add_parser("bless", help="regenerate a case's expect-rewrite lines from what a release does")
+    bless.add_argument("case", help="case id or path")
+    bless.add_argument("--cell", help="whose rewrite to take (default: the first default cell)")
+    bless.add_argument("--mode", choices=MODES, default="auto")
+    bless.add_argument("--write", action="store_true", help="write the change (otherwise only show the diff)")
+
     lint = sub.add_parser("lint", help="parse every case and report annotation errors")
     lint.add_argument("cases", nargs="*", type=Path)
 
     args = p.parse_args(argv)
-    return getattr(commands, f"cmd_{args.command}")(args)
+    return getattr(commands, f"cmd_{args.command.replace('-', '_')}")(args)
 
 
 if __name__ == "__main__":

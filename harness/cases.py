@@ -6,6 +6,8 @@
     // ATTACH: function kprobe finish_task_switch       (where it runs for runtime checks; re:REGEX allowed;
                                                         kprobe__X, tracepoint__C__E ... attach by name)
     // TRIGGER: open                                    (what the trigger process does; default: open)
+    // REPORT-ONLY                                      (no site expectations: only compile and load count)
+    // ORIGIN: where the program comes from               (kept with imported programs)
     // XFAIL: bcc<0.38 reason, link                     (a failure there is expected; a pass is XPASS)
     // expect-load: ok | reject <category>              (outside functions: whole case; inside: that function)
     ... prev->pid ...   // expect-rewrite{{prev->pid}}    (this line; @+N / @-N relative, @N absolute)
@@ -32,7 +34,8 @@ PROBE_MACROS = {"TRACEPOINT_PROBE": ("tracepoint__", "tracepoint"),
                 "RAW_TRACEPOINT_PROBE": ("raw_tracepoint__", "raw_tracepoint")}
 LOAD_CATEGORIES = ("invalid-mem-access", "ctx-access", "unknown-helper", "other")
 
-HEADER = re.compile(r"//\s*(CASE|PROG|REQUIRES|XFAIL|ATTACH|TRIGGER):(.*)$")
+HEADER = re.compile(r"//\s*(CASE|PROG|REQUIRES|XFAIL|ATTACH|TRIGGER|ORIGIN):(.*)$")
+REPORT_ONLY = re.compile(r"^//\s*REPORT-ONLY\s*$")
 ATTACH_KINDS = ("kprobe", "kretprobe", "tracepoint", "raw_tracepoint")
 TRIGGERS = ("open",)
 REWRITE = re.compile(r"expect-rewrite(?:@([+-]?\d+))?\{\{(.+?)\}\}")
@@ -89,6 +92,8 @@ class Case:
     xfails: Tuple[Xfail, ...] = ()
     attach: Tuple[Tuple[str, str, str], ...] = ()   # (function, kind, target)
     trigger: str = "open"
+    report_only: bool = False
+    origin: str = ""
 
     @property
     def sha(self) -> str:
@@ -135,9 +140,16 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
     attach: Dict[str, Tuple[str, str, int]] = {}
     trigger = ["open"]
 
+    report_only = False
+    origin = ""
     for tok in tokens:
         if tok.kind != "comment":
             continue
+        if REPORT_ONLY.match(tok.text.strip()):
+            report_only = True
+        m = HEADER.match(tok.text.strip())
+        if m and m.group(1) == "ORIGIN":
+            origin = m.group(2).strip()
         for offset, comment_line in enumerate(tok.text.splitlines()):
             n = tok.line + offset
             _parse_comment(path, n, comment_line, declared, requires, xfails, rewrites, loads,
@@ -176,7 +188,7 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
     return Case(id=case_id(path, root), path=path, text=text, description=description,
                 functions=tuple(functions), sites=sites, load=case_load,
                 function_loads=tuple(function_loads), requires=tuple(requires), xfails=tuple(xfails),
-                attach=attach_points, trigger=trigger[0])
+                attach=attach_points, trigger=trigger[0], report_only=report_only, origin=origin)
 
 
 def _parse_comment(path, n, comment, declared, requires, xfails, rewrites, loads, nlines, attach, trigger):

@@ -1,6 +1,8 @@
 """What each CLI command does, in terms of the pipeline's stages."""
 
+import json
 import os
+import re
 import shutil
 import sys
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -16,7 +18,7 @@ from .backends import backend_for, resolve_mode
 from .classify import Result
 from .history import History, HistoryError, record_rundir
 from .interrupt import request_stop
-from .cases import load_cases
+from .cases import CaseError, load_cases
 from .images.build import describe, kernel_image, rewriter_image
 from .images.store import images_root, list_images
 from .matrix import MatrixError, load_matrix
@@ -267,6 +269,139 @@ def cmd_report(args) -> int:
             path.write_text(make())
             print(f"wrote {path}")
     return EXIT_OK
+
+
+def cmd_import_tools(args) -> int:
+    from .tools_import import import_tools
+    console = Console()
+    matrix = load_matrix()
+    if args.rewriter not in matrix.rewriters:
+        print(f"error: unknown rewriter {args.rewriter!r} ({', '.join(matrix.rewriters)})", file=sys.stderr)
+        return EXIT_HARNESS
+    with rich_progress(console) as progress:
+        result = import_tools(matrix, args.rewriter, CASES_ROOT, progress)
+    console.print(f"bpfcc-tools {result.version}: {len(result.written)} tool(s) written as cases under "
+                  f"cases/tools/{args.rewriter}/, {len(result.skipped)} not extracted:", highlight=False)
+    for tool, why in result.skipped:
+        console.print(f"  {tool}: {why}", markup=False, highlight=False)
+    loaded = load_cases([CASES_ROOT / "tools" / args.rewriter], CASES_ROOT)
+    for e in loaded.errors:
+        console.print(f"  written but not a usable case: {e}", markup=False, highlight=False)
+    return EXIT_OK
+
+
+def _triage_cells(args):
+    matrix = load_matrix()
+    cells = matrix.select(args.cell or ["all"])
+    if args.rewriter:
+        cells = [c for c in cells if c.rewriter.name in args.rewriter]
+    if args.kernel:
+        cells = [c for c in cells if c.kernel.name in args.kernel]
+    return matrix, cells
+
+
+def cmd_triage(args) -> int:
+    import difflib
+    import tempfile
+    from rich.table import Table
+    from . import triage
+    console = Console()
+    try:
+        matrix, cells = _triage_cells(args)
+    except MatrixError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_HARNESS
+    if not cells:
+        print("error: no cell selected", file=sys.stderr)
+        return EXIT_HARNESS
+    mode = resolve_mode(args.mode)
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", args.file.stem).strip("_") or "report"
+    work = Path(tempfile.mkdtemp(prefix=f"harness-triage-{name}-"))
+    with rich_progress(console) as progress:
+        try:
+            text, how = triage.program_text(args.file, matrix, progress)
+            case = triage.as_case(text, name, work / "cases")
+        except (triage.TriageError, CaseError, OSError) as e:
+            console.print(f"[red]cannot triage:[/] {e}", highlight=False)
+            return EXIT_HARNESS
+        results = triage.run_cells(case, cells, mode, work / "run", args.jobs, progress)
+    console.print(f"{args.file}: {how}; {mode} mode", highlight=False)
+    table = Table(title=f"triage of {args.file.name}")
+    for col in ("cell", "class", "what decided it"):
+        table.add_column(col, overflow="fold")
+    for cell in cells:
+        r, _ = results[cell.name]
+        table.add_row(cell.name, r.label, r.message)
+    console.print(table)
+    labels = {c: r.label for c, (r, _) in results.items()}
+    for line in triage.localize(cells, labels):
+        console.print(f"change: {line}", highlight=False)
+    failing = [c.name for c in cells if results[c.name][0].outcome.is_failure]
+    reference = failing[-1] if failing else cells[-1].name
+    sig = triage.signature(*results[reference])
+    console.print(f"signature in {reference}: {sig.outcome} {sig.detail}", highlight=False)
+    case_text = case.text
+    if args.reduce:
+        if not failing:
+            console.print("nothing to reduce: it fails nowhere")
+        else:
+            before = len(case_text)
+            case_text, seconds = triage.reduce(case_text, sig, reference, args.budget, work / "reduce", mode,
+                                               echo=lambda m: console.print(m, markup=False, highlight=False))
+            console.print(f"reduced {before} -> {len(case_text)} bytes in {seconds:.0f}s", highlight=False)
+            reduced = triage.as_case(case_text, name, work / "reduced-cases")
+            again = triage.run_cells(reduced, cells, mode, work / "rerun", args.jobs)
+            same = [c.name for c in cells if again[c.name][0].outcome.is_failure] == failing
+            console.print(f"reduced program fails in the same cells: {same}", highlight=False)
+            results = again
+    out_dir = (args.cases_root or CASES_ROOT) / "triage"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = triage.expectations_from(case_text, results, reference)
+    (out_dir / f"{name}.c").write_text(written)
+    (out_dir / f"{name}.report.txt").write_text(args.file.read_text(errors="replace"))
+    console.print(f"wrote {out_dir / (name + '.c')} (marked for review) and the report beside it", highlight=False)
+    return EXIT_FAILURES if failing else EXIT_OK
+
+
+def cmd_triage_check(args) -> int:
+    """(internal) C-Vise's interestingness test: exit 0 when the candidate keeps the signature."""
+    from . import triage
+    sig = triage.Signature(**json.loads(Path(args.signature).read_text()))
+    cell = load_matrix().cell(args.cell)
+    return 0 if triage.check(args.candidate, sig, cell, args.mode) else 1
+
+
+def cmd_bless(args) -> int:
+    """Regenerate a case's expect-rewrite lines from what one cell's rewriter does; diff, then write."""
+    import difflib
+    from . import triage
+    path = Path(args.case) if args.case.endswith(".c") else CASES_ROOT / f"{args.case}.c"
+    loaded = load_cases([path], CASES_ROOT)
+    if not loaded.cases:
+        print("\n".join(map(str, loaded.errors)) or f"error: no case {args.case}", file=sys.stderr)
+        return EXIT_HARNESS
+    case = loaded.cases[0]
+    cell = load_matrix().select([args.cell] if args.cell else None)[0]
+    work = Path(tempfile_dir()) / "bless"
+    result, obs = triage.run_cells(case, [cell], resolve_mode(args.mode), work, 1)[cell.name]
+    if obs is None or not obs.rewritten:
+        print(f"error: {cell.name} produced no rewritten text ({result.label}: {result.message})", file=sys.stderr)
+        return EXIT_HARNESS
+    new = triage.annotate(case.text, list(result.actual_sites))
+    diff = "".join(difflib.unified_diff(case.text.splitlines(True), new.splitlines(True),
+                                        f"a/{path.name}", f"b/{path.name}"))
+    print(diff or f"{path}: expectations already match {cell.name}")
+    if diff and args.write:
+        path.write_text(new)
+        print(f"wrote {path}")
+    elif diff:
+        print("(not written: pass --write to apply)")
+    return EXIT_OK
+
+
+def tempfile_dir() -> str:
+    import tempfile
+    return tempfile.mkdtemp(prefix="harness-")
 
 
 def cmd_show(args) -> int:

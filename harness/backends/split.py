@@ -7,7 +7,8 @@ target kernel's personality in place of the host's:
 
 - /lib/modules/$(uname -r) -> the target's modules dir (its build/source links -> the target's headers)
 - /proc/kallsyms            -> the target's (bcc picks bpf_probe_read vs _kernel by what it finds there)
-- /sys/kernel/debug/tracing -> the target's tracepoint format files (TRACEPOINT_PROBE reads them)
+- /sys/kernel/debug/tracing -> the target's tracepoint format files (TRACEPOINT_PROBE reads them) and
+                               available_filter_functions; /sys/kernel/debug/kprobes -> its blacklist
 - /sys/kernel/btf/vmlinux   -> the target's BTF
 The personality is captured once per kernel by booting it (runner mode "capture") and cached.
 The compiled programs leave as load bundles; one boot of the target kernel loads them all (mode "load").
@@ -28,7 +29,7 @@ from ..progress import Progress
 from .base import GUEST_DIR, GuestJob, GuestRun, write_input
 from .qemu import QemuBackend
 
-PERSONALITY_RECIPE = 1
+PERSONALITY_RECIPE = 2
 COMPILE_TIMEOUT_SLACK = 60
 
 
@@ -90,12 +91,45 @@ def sandbox_script(root: Path, mnt: Path, inp: Path, out: Path, kernel: Image, p
     ]
     if btf.exists():
         lines += ["touch $M/sys/kernel/btf/vmlinux", f"mount --bind {btf} $M/sys/kernel/btf/vmlinux"]
+    if (p / "kprobes").exists():    # tools read the kprobe blacklist before choosing what to attach
+        lines += ["mkdir -p $M/sys/kernel/debug/kprobes", f"mount --bind {p / 'kprobes'} $M/sys/kernel/debug/kprobes"]
     lines += [
         "mount --rbind /dev $M/dev",
         "exec chroot $M /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "
         "PYTHONDONTWRITEBYTECODE=1 python3 /run/harness/in/guest/runner.py /run/harness/in /run/harness/out",
     ]
     return "\n".join(lines) + "\n"
+
+
+def run_sandboxed(rewriter: Image, kernel: Image, pers: Image, inp: Path, work: Path, name: str,
+                  timeout: float) -> Tuple[Path, str]:
+    """Run the guest program on `inp` on the host, in the rewriter's root with the kernel's
+    personality, in private mount and network namespaces. Returns (output dir, problem or '')."""
+    out = work / f"{name}-out"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    mnt = work / f"{name}-root"
+    mnt.mkdir(exist_ok=True)
+    script = work / f"{name}.sh"
+    script.write_text(sandbox_script(rewriter.path / "root", mnt, inp, out, kernel, pers))
+    t0 = time.monotonic()
+    problem = ""
+    with open(work / f"{name}.console", "w") as console:
+        proc = subprocess.Popen(["unshare", "--mount", "--net", "--propagation", "private", "sh", str(script)],
+                                stdout=console, stderr=subprocess.STDOUT)
+        while proc.poll() is None:
+            time.sleep(0.2)
+            if stop_requested():
+                problem = "interrupted"
+            elif time.monotonic() - t0 > timeout:
+                problem = f"the host sandbox did not finish in {timeout:.0f}s"
+            if problem:
+                proc.kill()
+                proc.wait()
+    if not problem and proc.returncode != 0:
+        problem = f"the host sandbox exited {proc.returncode} (see {work / (name + '.console')})"
+    return out, problem
 
 
 class SplitBackend:
@@ -106,35 +140,11 @@ class SplitBackend:
 
     def compile_on_host(self, job: GuestJob, pers: Image, progress: Progress) -> Tuple[Path, float, str]:
         """Run the runner in compile mode in the sandbox; returns (its output dir, seconds, problem)."""
-        work = job.workdir
-        inp = write_input(job, mode="compile", dest=work / "compile-in")
-        out = work / "compile-out"
-        if out.exists():
-            shutil.rmtree(out)
-        out.mkdir(parents=True)
-        mnt = work / "compile-root"
-        mnt.mkdir(exist_ok=True)
-        script = sandbox_script(job.rewriter.path / "root", mnt, inp, out, job.kernel, pers)
-        (work / "compile.sh").write_text(script)
-        task = f"cell {job.cell_name}"
-        progress(task, 0, len(job.cases), "compiling on the host")
+        inp = write_input(job, mode="compile", dest=job.workdir / "compile-in")
+        progress(f"cell {job.cell_name}", 0, len(job.cases), "compiling on the host")
         t0 = time.monotonic()
-        timeout = len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK)
-        problem = ""
-        with open(work / "compile.console", "w") as console:
-            proc = subprocess.Popen(["unshare", "--mount", "--net", "--propagation", "private",
-                                     "sh", str(work / "compile.sh")], stdout=console, stderr=subprocess.STDOUT)
-            while proc.poll() is None:
-                time.sleep(0.2)
-                if stop_requested():
-                    problem = "interrupted"
-                elif time.monotonic() - t0 > timeout:
-                    problem = f"host compile did not finish in {timeout}s"
-                if problem:
-                    proc.kill()
-                    proc.wait()
-        if not problem and proc.returncode != 0:
-            problem = f"host compile sandbox exited {proc.returncode} (see {work / 'compile.console'})"
+        out, problem = run_sandboxed(job.rewriter, job.kernel, pers, inp, job.workdir, "compile",
+                                     len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK))
         return out, time.monotonic() - t0, problem
 
     def run(self, job: GuestJob, progress: Progress) -> GuestRun:

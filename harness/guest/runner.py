@@ -10,6 +10,8 @@ Stdlib only, Python 3.9 to 3.13 (it runs with the rewriter root's own python3).
                                   capture  copy this kernel's personality (kallsyms, BTF, tracepoints)
                                   oracle   compile a probe and a twin program, attach both, run the
                                            trigger once, record what each read (differential oracle)
+                                  extract  run Python tool scripts with BPF() replaced by a recorder of
+                                           the text they would compile (their default options)
     runner.py --one MODE CASE OUT   (internal) the child for one case
 
 Every case runs in its own process so a crash or hang of bcc loses only that case. Results are files:
@@ -290,6 +292,50 @@ def run_oracle(case_path, out):
     save()
 
 
+EXTRACT_SHIM = """
+import os
+try:
+    import bcc
+
+    def _record(self, src_file=b"", hdr_file=b"", text=None, *args, **kwargs):
+        if text is None and src_file:
+            with open(src_file, "rb") as f:
+                text = f.read()
+        if isinstance(text, bytes):
+            text = text.decode()
+        with open(os.environ["HARNESS_EXTRACT_OUT"], "w") as f:
+            f.write(text or "")
+        os._exit(0)
+
+    bcc.BPF.__init__ = _record
+except Exception:
+    pass
+"""
+
+
+def extract_all(inp, out, job):
+    """Each tool script, run with no arguments, writes the text it passes to BPF() and stops there."""
+    shim = os.path.join("/tmp", "harness-extract-shim")
+    os.makedirs(shim, exist_ok=True)
+    with open(os.path.join(shim, "sitecustomize.py"), "w") as f:
+        f.write(EXTRACT_SHIM)
+    for n, tool in enumerate(job["tools"], 1):
+        say("start", n, len(job["tools"]), tool)
+        text_path = os.path.join(out, tool + ".c")
+        env = dict(os.environ, PYTHONPATH=shim, HARNESS_EXTRACT_OUT=text_path)
+        try:
+            proc = subprocess.run([sys.executable, os.path.join(inp, "tools", tool)], env=env,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  timeout=job.get("case_timeout", 60))
+            code, err = proc.returncode, proc.stderr.decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            code, err = "timeout", ""
+        with open(os.path.join(out, tool + ".json"), "w") as f:
+            json.dump({"tool": tool, "exit": code, "extracted": os.path.exists(text_path),
+                       "stderr": err[-1500:]}, f)
+        say("done", n, len(job["tools"]), tool, code)
+
+
 def capture(out):
     """This kernel's personality: what bcc reads from the running kernel while compiling."""
     dest = os.path.join(out, "personality.tar.gz")
@@ -306,6 +352,11 @@ def capture(out):
                 tar.addfile(info, io.BytesIO(data))
         for fmt in glob.glob(tracing + "/events/*/*/format") + glob.glob(tracing + "/events/*/*/id"):
             tar.add(fmt, arcname="tracing/" + os.path.relpath(fmt, tracing))
+        for extra in ("available_filter_functions",):
+            if os.path.exists(os.path.join(tracing, extra)):
+                tar.add(os.path.join(tracing, extra), arcname="tracing/" + extra)
+        if os.path.exists("/sys/kernel/debug/kprobes/blacklist"):
+            tar.add("/sys/kernel/debug/kprobes/blacklist", arcname="kprobes/blacklist")
     say("captured", dest)
 
 
@@ -324,6 +375,9 @@ def run_all(inp, out):
     with open(os.path.join(inp, "job.json")) as f:
         job = json.load(f)
     mode = job.get("mode", "run")
+    if mode == "extract":
+        extract_all(inp, out, job)
+        return
     if mode == "capture":
         capture(out)
         pack(out, job.get("output_device"))

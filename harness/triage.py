@@ -1,0 +1,230 @@
+"""Triage of a rewriter bug report: a C program (or a Python script that builds one with BPF(text=...))
+run across the matrix, classified per cell, the change located across releases and kernels, optionally
+reduced with C-Vise to the smallest program with the same failure signature, and kept as a case.
+
+Safety: the report is untrusted. Its Python is only run inside the split sandbox (no network, read-only
+root, private /tmp, time limit) to extract the C text; its programs are compiled there and loaded only
+inside VMs (split or guest mode), never into the host kernel.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from .backends import backend_for
+from .backends.base import GUEST_DIR
+from .backends.qemu import QemuBackend
+from .backends.split import personality, run_sandboxed
+from .cases import Case, CaseError, parse_case
+from .classify import Result
+from .gates import version_tuple
+from .images.build import kernel_image, rewriter_image
+from .matrix import Cell, Matrix
+from .observation import Observation
+from .outcome import Outcome
+from .pipeline import run_cell
+from .progress import Progress, silent
+
+MAX_REPORT_BYTES = 256 * 1024
+EXTRACT_TIMEOUT = 60
+
+
+class TriageError(RuntimeError):
+    pass
+
+
+def program_text(path: Path, matrix: Matrix, progress: Progress = silent) -> Tuple[str, str]:
+    """(C text, how it was obtained). Python scripts run in the sandbox with BPF() recording its text."""
+    data = path.read_bytes()
+    if len(data) > MAX_REPORT_BYTES:
+        raise TriageError(f"{path}: {len(data)} bytes, more than the {MAX_REPORT_BYTES} a report may have")
+    text = data.decode("utf-8", errors="replace")
+    if path.suffix != ".py" and not text.startswith("#!"):
+        return text, "C program as given"
+    rewriter = list(matrix.rewriters.values())[-1]
+    kernel_spec = next((k for k in matrix.kernels.values() if k.suite == rewriter.suite),
+                       list(matrix.kernels.values())[-1])
+    root, kernel = rewriter_image(rewriter, progress), kernel_image(kernel_spec, progress)
+    pers = personality(kernel, root, QemuBackend(), progress)
+    work = Path(tempfile.mkdtemp(prefix="harness-extract-"))
+    inp = work / "in"
+    (inp / "guest").mkdir(parents=True)
+    (inp / "tools").mkdir()
+    for source in GUEST_DIR.glob("*.py"):
+        shutil.copy(source, inp / "guest" / source.name)
+    shutil.copy(path, inp / "tools" / "report.py")
+    (inp / "job.json").write_text(json.dumps({"mode": "extract", "tools": ["report.py"],
+                                              "case_timeout": EXTRACT_TIMEOUT}))
+    out, problem = run_sandboxed(root, kernel, pers, inp, work, "extract", EXTRACT_TIMEOUT + 60)
+    info = json.loads((out / "report.py.json").read_text()) if (out / "report.py.json").exists() else {}
+    extracted = out / "report.py.c"
+    if problem or not extracted.exists() or not extracted.read_text().strip():
+        why = problem or (info.get("stderr") or "").strip().splitlines()[-1:] or ["it never called BPF(text=...)"]
+        raise TriageError(f"{path}: cannot extract the BPF program the script builds with its default "
+                          f"options ({why if isinstance(why, str) else why[0]})")
+    return extracted.read_text(), f"extracted from {path.name} run with no arguments (bcc {rewriter.name})"
+
+
+def as_case(text: str, name: str, root: Path) -> Case:
+    """The report as a report-only case (no site expectations: compile and load decide)."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"{name}.c"
+    # Header lines go last, so line numbers stay those of the report.
+    body = text if "// CASE:" in text else f"{text.rstrip()}\n// CASE: triage of {name}\n// REPORT-ONLY\n"
+    path.write_text(body)
+    return parse_case(path, root)
+
+
+@dataclass(frozen=True)
+class Signature:
+    outcome: str          # the class before XFAIL gates
+    detail: str           # what identifies the failure: diagnostic, verifier line + source line, header error
+    category: str = ""
+
+    def to_json(self) -> Dict[str, str]:
+        return {"outcome": self.outcome, "detail": self.detail, "category": self.category}
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"\bR\d+\b", "R?", text)).strip()
+
+
+def signature(result: Result, obs: Optional[Observation]) -> Signature:
+    raw = (result.raw_outcome or result.outcome).label
+    if raw == "FN-VERIFIER" and obs is not None:
+        from .verifier import parse_rejection
+        for fn in obs.functions:
+            rej = parse_rejection(fn.verifier_log) if not fn.loaded else None
+            if rej:
+                where = f" at {_norm(rej.source)}" if rej.source.strip() else ""
+                return Signature(raw, f"{_norm(rej.line)}{where}", rej.category)
+    if raw == "FP-SYNTAX":   # the site and the diagnostic, not where they are (reduction moves lines)
+        return Signature(raw, _norm(re.sub(r"\S+\.c:\d+(:\d+)?\s*", "", result.message)))
+    if raw == "ENV":
+        return Signature(raw, _norm(result.message.split(": ", 2)[-1])[:120])
+    return Signature(raw, "")
+
+
+def run_cells(case: Case, cells: List[Cell], mode: str, workdir: Path, jobs: int,
+              progress: Progress = silent) -> Dict[str, Tuple[Result, Optional[Observation]]]:
+    backend = backend_for(mode)
+
+    def one(cell):
+        out = run_cell(cell, [case], backend, workdir / cell.name, progress)
+        obs = out.observations[0] if out.observations else None
+        return cell.name, (out.results[0], obs)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return dict(pool.map(one, cells))
+
+
+def localize(cells: List[Cell], labels: Dict[str, str]) -> List[str]:
+    """Where behaviour changes: first release where the class changes, per kernel; kernels that differ,
+    per release."""
+    lines = []
+    rewriters = sorted({c.rewriter.name for c in cells}, key=lambda n: version_tuple(n.split("-")[-1]))
+    kernels = sorted({c.kernel.name for c in cells}, key=lambda n: version_tuple(n.split("-")[-1]))
+    for k in kernels:
+        seq = [(r, labels.get(f"{r}@{k}")) for r in rewriters if f"{r}@{k}" in labels]
+        for (r0, a), (r1, b) in zip(seq, seq[1:]):
+            if a != b:
+                lines.append(f"on {k}: {a} with {r0}, {b} from {r1} on")
+    for r in rewriters:
+        seq = {k: labels.get(f"{r}@{k}") for k in kernels if f"{r}@{k}" in labels}
+        if len(set(seq.values())) > 1:
+            lines.append(f"with {r}: " + ", ".join(f"{k} {v}" for k, v in seq.items()))
+    return lines or ["the same class in every cell"]
+
+
+REWRITE_ANNOTATION = re.compile(r"\s*(//\s*)?expect-rewrite(@[+-]?\d+)?\{\{.+?\}\}")
+
+
+def annotate(text: str, sites: List) -> str:
+    """The text with its expect-rewrite annotations replaced by one per given site (on the site's line)."""
+    by_line: Dict[int, List[str]] = {}
+    for s in sites:
+        if s.line:
+            by_line.setdefault(s.line, []).append(s.text)
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if "expect-rewrite" in line:
+            stripped = REWRITE_ANNOTATION.sub("", line).rstrip()
+            line = stripped[:-2].rstrip() if stripped.endswith("//") else stripped
+        if line.strip() == "//":
+            continue
+        if n in by_line:
+            line = line + "  // " + " ".join(f"expect-rewrite{{{{{t}}}}}" for t in by_line[n])
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def expectations_from(case_text: str, results: Dict[str, Tuple[Result, Optional[Observation]]],
+                      reference: str) -> str:
+    """A reviewable case: the reference cell's rewrite sites as expect-rewrite lines, rejections as
+    notes, the whole marked for review."""
+    result, obs = results[reference]
+    lines = [ln for ln in annotate(case_text, list(result.actual_sites)).splitlines()
+             if ln.strip() != "// REPORT-ONLY" and not ln.startswith("// CASE: triage of")]
+    lines.insert(0, f"// CASE: triage of a report ({reference}); describe what it pins down")
+    notes = [f"// REVIEW: written by `python -m harness triage` from what {reference} did; check that every",
+             "// expectation states what a correct rewriter must do, then remove these REVIEW lines."]
+    if obs:
+        for fn in obs.functions:
+            if not fn.loaded:
+                notes.append(f"// TRIAGE: {fn.name} was rejected in {reference}: "
+                             f"{(result.log_line or fn.error).strip()[:150]}")
+    return "\n".join(lines[:1] + notes + lines[1:]) + "\n"
+
+
+def reduce(case_text: str, sig: Signature, cell: str, budget: float, workdir: Path, mode: str,
+           echo=print) -> Tuple[str, float]:
+    """C-Vise with an interestingness test that demands the exact signature in `cell`. Returns the
+    smallest program found within `budget` seconds (the input itself if nothing smaller keeps it)."""
+    if shutil.which("cvise") is None:
+        raise TriageError("cvise is not installed (Debian: apt-get install cvise)")
+    workdir.mkdir(parents=True, exist_ok=True)
+    target = workdir / "report.c"
+    target.write_text(case_text)
+    (workdir / "signature.json").write_text(json.dumps(sig.to_json()))
+    root = Path(__file__).resolve().parent.parent
+    test = workdir / "interesting.sh"
+    test.write_text(f"#!/bin/sh\ncd \"$(dirname \"$0\")\" 2>/dev/null; PYTHONPATH={root} exec {sys.executable} -m harness "
+                    f"triage-check --signature {workdir / 'signature.json'} --cell {cell} --mode {mode} "
+                    f"\"$PWD/report.c\"\n")
+    test.chmod(0o755)
+    t0 = time.monotonic()
+    proc = subprocess.Popen(["cvise", "--n", "1", "--timeout", "300", "--tidy", str(test), str(target)],
+                            cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        for line in proc.stdout:
+            if line.strip():
+                echo(f"cvise: {line.rstrip()[:160]}")
+            if time.monotonic() - t0 > budget:
+                echo(f"cvise: time budget of {budget:.0f}s reached; keeping the best program so far")
+                break
+    finally:
+        if proc.poll() is None:
+            import os
+            import signal
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return target.read_text(), time.monotonic() - t0
+
+
+def check(candidate: Path, sig: Signature, cell: Cell, mode: str) -> bool:
+    """The interestingness test: does this candidate fail with exactly `sig` in `cell`?"""
+    try:
+        with tempfile.TemporaryDirectory(prefix="harness-check-") as tmp:
+            case = as_case(candidate.read_text(errors="replace"), "candidate", Path(tmp) / "cases")
+            (result, obs), = run_cells(case, [cell], mode, Path(tmp) / "work", 1).values()
+            return signature(result, obs) == sig
+    except (CaseError, TriageError, OSError):
+        return False
