@@ -259,7 +259,18 @@ def _locate(path: Path, tokens: List[Token], lines: List[str], ann_line: int, li
     want_tokens = [t.text for t in code_tokens(tokenize(want))]
     here = [t for t in code_tokens(tokens) if t.line == line]
     texts = [t.text for t in here]
+    macro_call = len(want_tokens) > 2 and want_tokens[1] == "(" and want_tokens[0][:1].isalpha()
+    if not any(t in ("->", "[") for t in want_tokens) and want_tokens[:1] != ["*"] and not macro_call and \
+            not (want_tokens[:1] == ["("] and "*" in want_tokens):
+        raise CaseError(path, ann_line, f"expect-rewrite{{{{{want}}}}} names no dereference "
+                                        f"(a rewrite site is a `->`, a unary `*`, a subscript or a macro call)")
     for i in range(len(texts) - len(want_tokens) + 1):
+        # a whole expression, not the tail of a longer member chain (`p->a` inside `q->p->a`)
+        if i > 0 and texts[i - 1] in (".", "->"):
+            continue
+        if want_tokens[:1] == ["*"] and i > 0 and (here[i - 1].kind in ("identifier", "literal")
+                                                   or texts[i - 1] in (")", "]")):
+            continue    # that `*` multiplies
         if texts[i:i + len(want_tokens)] == want_tokens:
             last = here[i + len(want_tokens) - 1]
             source = lines[line - 1].encode()[here[i].col - 1:last.end_col - 1].decode()

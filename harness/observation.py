@@ -107,6 +107,12 @@ def split_compile_log(log: str) -> Tuple[Optional[str], Tuple[Diagnostic, ...]]:
     return rewritten, tuple(diagnostics)
 
 
+def _last_error(log: str) -> str:
+    """The last error line bcc or LLVM printed before dying, for the message (e.g. an LLVM abort)."""
+    errors = [ln.strip() for ln in log.splitlines() if "error" in ln.lower() and len(ln) < 400]
+    return f"; last error printed: {errors[-1]}" if errors else ""
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text(errors="replace")
@@ -138,7 +144,7 @@ def read_observation(case_id: str, cell: str, case_dir: Path, verdict: Optional[
     elif verdict.startswith("timeout"):
         status, detail = "timeout", f"bcc did not finish within {verdict.split('-', 1)[1]}s"
     elif verdict.startswith("signal"):
-        status, detail = "crash", f"the bcc process died with {verdict.replace('-', ' ')}"
+        status, detail = "crash", f"the bcc process died with {verdict.replace('-', ' ')}" + _last_error(compile_log)
     elif verdict != "exit-0" or not raw:
         status, detail = "crash", f"the bcc process ended with {verdict} without finishing"
     elif raw.get("error", "").startswith("import bcc failed"):

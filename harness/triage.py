@@ -195,25 +195,34 @@ def reduce(case_text: str, sig: Signature, cell: str, budget: float, workdir: Pa
     (workdir / "signature.json").write_text(json.dumps(sig.to_json()))
     root = Path(__file__).resolve().parent.parent
     test = workdir / "interesting.sh"
-    test.write_text(f"#!/bin/sh\ncd \"$(dirname \"$0\")\" 2>/dev/null; PYTHONPATH={root} exec {sys.executable} -m harness "
+    # C-Vise runs the test in a scratch folder holding its candidate report.c (the cwd).
+    test.write_text(f"#!/bin/sh\nPYTHONPATH={root} exec {sys.executable} -m harness "
                     f"triage-check --signature {workdir / 'signature.json'} --cell {cell} --mode {mode} "
                     f"\"$PWD/report.c\"\n")
     test.chmod(0o755)
     t0 = time.monotonic()
-    proc = subprocess.Popen(["cvise", "--n", "1", "--timeout", "300", "--tidy", str(test), str(target)],
-                            cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    proc = subprocess.Popen(["cvise", "--n", "1", "--timeout", "300", "--tidy", str(test), target.name],
+                            cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
+    import os
+    import select
+    import signal
+    buffered = ""
     try:
-        for line in proc.stdout:
-            if line.strip():
-                echo(f"cvise: {line.rstrip()[:160]}")
+        while proc.poll() is None:
+            ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+            if ready:
+                chunk = os.read(proc.stdout.fileno(), 4096).decode(errors="replace")
+                buffered += chunk
+                *lines, buffered = buffered.split("\n")
+                for line in lines:
+                    if line.strip():
+                        echo(f"cvise: {line.rstrip()[:160]}")
             if time.monotonic() - t0 > budget:
                 echo(f"cvise: time budget of {budget:.0f}s reached; keeping the best program so far")
                 break
     finally:
         if proc.poll() is None:
-            import os
-            import signal
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     return target.read_text(), time.monotonic() - t0

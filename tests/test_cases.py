@@ -121,3 +121,14 @@ def test_repository_cases_are_clean():
     loaded = load_cases([root / "cases", root / "tests" / "fixtures" / "cases"], root / "cases")
     assert not loaded.errors, "\n".join(map(str, loaded.errors))
     assert len(loaded.cases) >= 8
+
+
+@pytest.mark.parametrize("line,annotation,words", [
+    ("  return p->pid + 1; // expect-rewrite{{pid + 1}}", "pid + 1", "names no dereference"),
+    ("  return q->p->a; // expect-rewrite{{p->a}}", "p->a", "names no expression on line 3"),
+    ("  return a * p->b; // expect-rewrite{{*p}}", "*p", "names no expression on line 3"),
+])
+def test_lint_wants_a_whole_dereference(tmp_path, line, annotation, words):
+    text = f"// CASE: x\nint f(struct pt_regs *ctx, struct s *p, struct t *q) {{\n{line}\n}}\n"
+    with pytest.raises(CaseError, match=words.replace("(", r"\(")):
+        parse_case(write(tmp_path, "lint.c", text), tmp_path)

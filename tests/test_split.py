@@ -80,3 +80,15 @@ def test_merge_marks_a_lost_load_as_harness_trouble(tmp_path):
     merge(compiled, loaded, dest)
     obs = read_observation("a", "cell", dest / "a", guest_status(dest)["a"][0])
     assert obs.status == "crash" and "load-missing" in obs.detail
+
+
+def test_personality_capture_reads_zero_sized_virtual_files(tmp_path):
+    """tracefs reports size 0 for format files; the capture must read them, not trust stat()."""
+    import tarfile
+    from harness.guest.runner import _add_file
+    src = Path("/proc/self/status")           # procfs: stat() says 0 bytes, reading gives content
+    assert src.stat().st_size == 0
+    with tarfile.open(tmp_path / "p.tar", "w") as tar:
+        _add_file(tar, str(src), "status")
+    with tarfile.open(tmp_path / "p.tar") as tar:
+        assert b"Name:" in tar.extractfile("status").read()

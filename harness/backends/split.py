@@ -29,7 +29,7 @@ from ..progress import Progress
 from .base import GUEST_DIR, GuestJob, GuestRun, write_input
 from .qemu import QemuBackend
 
-PERSONALITY_RECIPE = 2
+PERSONALITY_RECIPE = 3
 COMPILE_TIMEOUT_SLACK = 60
 
 
@@ -55,7 +55,9 @@ def personality(kernel: Image, rootfs: Image, qemu: QemuBackend, progress: Progr
             tar.extractall(scratch / "personality", filter="data")
         shutil.rmtree(scratch / "vm")
         shutil.rmtree(inp)
-        files = sum(1 for _ in (scratch / "personality").rglob("format"))
+        files = sum(1 for f in (scratch / "personality").rglob("format") if f.stat().st_size)
+        if not files:
+            raise RuntimeError("personality capture found no tracepoint format with content")
         return {"tracepoint_formats": files, "kver": kernel.manifest.get("kver"),
                 "btf": (scratch / "personality/btf/vmlinux").exists()}
 

@@ -336,27 +336,29 @@ def extract_all(inp, out, job):
         say("done", n, len(job["tools"]), tool, code)
 
 
+def _add_file(tar, path, arcname):
+    """Add a file by reading it: tracefs, debugfs and procfs files report a size of 0 to stat()."""
+    import io
+    with open(path, "rb") as f:
+        data = f.read()
+    info = tarfile.TarInfo(arcname)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
 def capture(out):
     """This kernel's personality: what bcc reads from the running kernel while compiling."""
     dest = os.path.join(out, "personality.tar.gz")
     tracing = "/sys/kernel/debug/tracing" if os.path.isdir("/sys/kernel/debug/tracing/events") \
         else "/sys/kernel/tracing"
     with tarfile.open(dest, "w:gz") as tar:
-        for path, arc in (("/proc/kallsyms", "kallsyms"), ("/sys/kernel/btf/vmlinux", "btf/vmlinux")):
+        for path, arc in (("/proc/kallsyms", "kallsyms"), ("/sys/kernel/btf/vmlinux", "btf/vmlinux"),
+                          ("/sys/kernel/debug/kprobes/blacklist", "kprobes/blacklist"),
+                          (tracing + "/available_filter_functions", "tracing/available_filter_functions")):
             if os.path.exists(path):
-                with open(path, "rb") as f:
-                    data = f.read()
-                info = tarfile.TarInfo(arc)
-                info.size = len(data)
-                import io
-                tar.addfile(info, io.BytesIO(data))
+                _add_file(tar, path, arc)
         for fmt in glob.glob(tracing + "/events/*/*/format") + glob.glob(tracing + "/events/*/*/id"):
-            tar.add(fmt, arcname="tracing/" + os.path.relpath(fmt, tracing))
-        for extra in ("available_filter_functions",):
-            if os.path.exists(os.path.join(tracing, extra)):
-                tar.add(os.path.join(tracing, extra), arcname="tracing/" + extra)
-        if os.path.exists("/sys/kernel/debug/kprobes/blacklist"):
-            tar.add("/sys/kernel/debug/kprobes/blacklist", arcname="kprobes/blacklist")
+            _add_file(tar, fmt, "tracing/" + os.path.relpath(fmt, tracing))
     say("captured", dest)
 
 

@@ -1,0 +1,9 @@
+// CASE: bcc tool runqlen as Debian's bpfcc-tools 0.26.0+ds-1 (bookworm) builds it by default
+// ORIGIN: bpfcc-tools 0.26.0+ds-1 bookworm /usr/sbin/runqlen-bpfcc
+// REPORT-ONLY
+
+#include <linux/sched.h>
+unsigned long dummy(struct sched_entity *entity)
+{
+    return entity->runnable_weight;
+}
