@@ -47,6 +47,12 @@ def main(argv=None) -> int:
     imp = sub.add_parser("import", help="merge run directories (e.g. CI artifacts) into the history")
     imp.add_argument("results", nargs="+", type=Path, help="run directories, or folders holding them")
     imp.add_argument("--history", help="history database (default ~/.local/state/bcc-harness/history.db)")
+    imp.add_argument("--fail-on-regression", action="store_true",
+                     help="exit 1 when an imported run has a regression against the history")
+
+    mat = sub.add_parser("matrix", help="list the matrix's cells (--json for CI job matrices)")
+    mat.add_argument("--json", action="store_true")
+    mat.add_argument("--cell", action="append")
 
     diff = sub.add_parser("diff", help="regressions and fixes between two runs (ids, prefixes, latest, previous)")
     diff.add_argument("run_a")

@@ -7,6 +7,8 @@
                                                         kprobe__X, tracepoint__C__E ... attach by name)
     // TRIGGER: open                                    (what the trigger process does; default: open)
     // REPORT-ONLY                                      (no site expectations: only compile and load count)
+    // CFLAGS: -DMAX_PID=32768                          (compiler flags the program is built with)
+    // XFAIL: bcc<=0.37 WRONG-READ reason               (a class after the conditions: the failure predicted)
     // ORIGIN: where the program comes from               (kept with imported programs)
     // XFAIL: bcc<0.38 reason, link                     (a failure there is expected; a pass is XPASS)
     // expect-load: ok | reject <category>              (outside functions: whole case; inside: that function)
@@ -34,7 +36,8 @@ PROBE_MACROS = {"TRACEPOINT_PROBE": ("tracepoint__", "tracepoint"),
                 "RAW_TRACEPOINT_PROBE": ("raw_tracepoint__", "raw_tracepoint")}
 LOAD_CATEGORIES = ("invalid-mem-access", "ctx-access", "unknown-helper", "other")
 
-HEADER = re.compile(r"//\s*(CASE|PROG|REQUIRES|XFAIL|ATTACH|TRIGGER|ORIGIN):(.*)$")
+HEADER = re.compile(r"//\s*(CASE|PROG|REQUIRES|XFAIL|ATTACH|TRIGGER|ORIGIN|CFLAGS):(.*)$")
+CLASS_LABELS = ("FP-EXTRA", "FP-SYNTAX", "FN-MISSING", "FN-VERIFIER", "WRONG-READ")
 REPORT_ONLY = re.compile(r"^//\s*REPORT-ONLY\s*$")
 ATTACH_KINDS = ("kprobe", "kretprobe", "tracepoint", "raw_tracepoint")
 TRIGGERS = ("open",)
@@ -76,6 +79,7 @@ class Function:
 class Xfail:
     gate: Gate
     reason: str
+    predicts: str = ""      # a class label the gate predicts (e.g. WRONG-READ), "" for any failure
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ class Case:
     trigger: str = "open"
     report_only: bool = False
     origin: str = ""
+    cflags: Tuple[str, ...] = ()
 
     @property
     def sha(self) -> str:
@@ -139,6 +144,7 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
     loads: List[Tuple[int, Optional[str], LoadExpectation]] = []
     attach: Dict[str, Tuple[str, str, int]] = {}
     trigger = ["open"]
+    cflags: List[str] = []
 
     report_only = False
     origin = ""
@@ -153,7 +159,7 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
         for offset, comment_line in enumerate(tok.text.splitlines()):
             n = tok.line + offset
             _parse_comment(path, n, comment_line, declared, requires, xfails, rewrites, loads,
-                           len(lines), attach, trigger)
+                           len(lines), attach, trigger, cflags)
             m = HEADER.search(comment_line)
             if m and m.group(1) == "CASE":
                 description = m.group(2).strip()
@@ -188,10 +194,12 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
     return Case(id=case_id(path, root), path=path, text=text, description=description,
                 functions=tuple(functions), sites=sites, load=case_load,
                 function_loads=tuple(function_loads), requires=tuple(requires), xfails=tuple(xfails),
-                attach=attach_points, trigger=trigger[0], report_only=report_only, origin=origin)
+                attach=attach_points, trigger=trigger[0], report_only=report_only, origin=origin,
+                cflags=tuple(cflags))
 
 
-def _parse_comment(path, n, comment, declared, requires, xfails, rewrites, loads, nlines, attach, trigger):
+def _parse_comment(path, n, comment, declared, requires, xfails, rewrites, loads, nlines, attach, trigger,
+                   cflags):
     m = HEADER.search(comment)
     if m:
         key, value = m.group(1), m.group(2).strip()
@@ -218,9 +226,15 @@ def _parse_comment(path, n, comment, declared, requires, xfails, rewrites, loads
                 requires.append(gate)
             elif key == "XFAIL":
                 gate, reason = parse_gate(value)
+                predicts = ""
+                first = reason.split(" ", 1)[0].rstrip(":")
+                if first in CLASS_LABELS:
+                    predicts, reason = first, reason.split(" ", 1)[1].strip() if " " in reason else ""
                 if not reason:
                     raise CaseError(path, n, "XFAIL needs a reason after its conditions")
-                xfails.append(Xfail(gate, reason))
+                xfails.append(Xfail(gate, reason, predicts))
+            elif key == "CFLAGS":
+                cflags.extend(value.split())
         except GateError as e:
             raise CaseError(path, n, f"{key}: {e}")
     if "expect-rewrite" in comment:

@@ -80,6 +80,9 @@ def apply_gates(case: Case, result: Result, versions: Dict[str, str]) -> Result:
                        message=f"{result.outcome.label} as expected by XFAIL {gate.gate.text} "
                                f"({gate.reason}): {result.message}")
     if result.outcome is Outcome.PASS:
+        if gate.predicts == Outcome.WRONG_READ.label and not result.oracle:
+            return replace(result, message=f"{result.message}; XFAIL {gate.gate.text} predicts WRONG-READ, "
+                                           f"which only the value oracle (--oracle) can check")
         return replace(result, outcome=Outcome.XPASS,
                        message=f"passes, but XFAIL {gate.gate.text} says it fails here ({gate.reason})")
     return result

@@ -188,6 +188,7 @@ def cmd_import(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_HARNESS
     status = EXIT_OK
+    imported = []
     for path in args.results:
         candidates = [path] if (path / "run.json").exists() else \
             sorted(p.parent for p in path.glob("*/run.json") if not p.parent.is_symlink())
@@ -197,11 +198,25 @@ def cmd_import(args) -> int:
         for run_path in candidates:
             try:
                 added = record_rundir(history, run_path)
+                imported.append(json.loads((run_path / "run.json").read_text())["id"])
                 print(f"{run_path.name}: {added} new result(s)")
             except (HistoryError, ValueError, OSError) as e:
                 print(f"error: {run_path}: {e}", file=sys.stderr)
                 status = EXIT_HARNESS
+    if args.fail_on_regression:
+        regressions = [c for run_id in imported for c in history.changes(run_id) if c.kind == "regression"]
+        for c in regressions:
+            print(f"REGRESSION {c.case_id} @ {c.cell}: {c.before.label} -> {c.after.label} ({c.cause})")
+        if regressions and status == EXIT_OK:
+            status = EXIT_FAILURES
     return status
+
+
+def cmd_matrix(args) -> int:
+    """The matrix's cells as JSON (the nightly workflow builds its job matrix from this)."""
+    cells = load_matrix().select(["all"] if not args.cell else args.cell)
+    print(json.dumps([c.name for c in cells]) if args.json else "\n".join(c.name for c in cells))
+    return EXIT_OK
 
 
 def cmd_diff(args) -> int:

@@ -95,7 +95,8 @@ def run_oracle(cell_name: str, rewriter: Image, kernel: Image, cases: List[Case]
             (inp / "cases" / f"{name}.twin.c").write_text(programs.twin)
             entries.append({"id": name, "programs": {"probe": f"cases/{name}.probe.c",
                                                      "twin": f"cases/{name}.twin.c"},
-                            "attach": [list(a) for a in case.attach], "trigger": case.trigger})
+                            "attach": [list(a) for a in case.attach], "trigger": case.trigger,
+                            "cflags": list(case.cflags)})
         (inp / "job.json").write_text(json.dumps({"mode": "oracle", "cases": entries, "case_timeout": 900,
                                                   "output_device": "/dev/vdd"}, indent=1))
         run = (qemu or QemuBackend()).boot(kernel, rewriter, inp, workdir / "oracle", len(todo), 900,

@@ -38,6 +38,7 @@ def requirements() -> List[Requirement]:
         Requirement("dpkg-deb", "dpkg", bool(have("dpkg-deb"))),
         Requirement("apt-get", "apt", bool(have("apt-get"))),
         Requirement("chromium (report check)", "chromium", bool(have("chromium")), optional=True),
+        Requirement("cvise (triage --reduce)", "cvise", bool(have("cvise")), optional=True),
     ]
 
 

@@ -65,7 +65,8 @@ def write_input(job: GuestJob, mode: str = "run", output_device: str = "", dest:
     for case in job.cases:
         name = guest_dir_name(case)
         (inp / "cases" / f"{name}.c").write_text(case.text)
-        entries.append({"id": name, "file": f"cases/{name}.c", "prog_types": case.prog_types()})
+        entries.append({"id": name, "file": f"cases/{name}.c", "prog_types": case.prog_types(),
+                        "cflags": list(case.cflags)})
     job_data = {"cell": job.cell_name, "mode": mode, "cases": entries, "case_timeout": job.case_timeout,
                 "output_device": output_device}
     (inp / "job.json").write_text(json.dumps(job_data, indent=1))

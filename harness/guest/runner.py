@@ -106,7 +106,7 @@ def run_one(case_path, out, mode="run"):
     try:
         with open(os.path.join(os.path.dirname(case_path), case["file"])) as f:
             text = f.read()
-        b = NoAutoAttach(text=text, debug=DEBUG_PREPROCESSOR)
+        b = NoAutoAttach(text=text, debug=DEBUG_PREPROCESSOR, cflags=case.get("cflags", []))
     except Exception as e:
         result["error"] = "%s: %s" % (type(e).__name__, e)
         result["timings"]["compile"] = time.monotonic() - t0
@@ -258,7 +258,7 @@ def run_oracle(case_path, out):
         with open(os.path.join(base, case["programs"][role])) as f:
             text = f.read()
         try:
-            programs[role] = NoAutoAttach(text=text, debug=DEBUG_PREPROCESSOR)
+            programs[role] = NoAutoAttach(text=text, debug=DEBUG_PREPROCESSOR, cflags=case.get("cflags", []))
         except Exception as e:
             result["error"] = "%s does not compile: %s" % (role, e)
             save()
@@ -297,13 +297,16 @@ import os
 try:
     import bcc
 
-    def _record(self, src_file=b"", hdr_file=b"", text=None, *args, **kwargs):
+    def _record(self, src_file=b"", hdr_file=b"", text=None, debug=0, cflags=[], *args, **kwargs):
         if text is None and src_file:
             with open(src_file, "rb") as f:
                 text = f.read()
         if isinstance(text, bytes):
             text = text.decode()
+        flags = " ".join(c.decode() if isinstance(c, bytes) else str(c) for c in (cflags or []))
         with open(os.environ["HARNESS_EXTRACT_OUT"], "w") as f:
+            if flags:
+                f.write("// CFLAGS: " + flags + "\\n")
             f.write(text or "")
         os._exit(0)
 

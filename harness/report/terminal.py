@@ -47,6 +47,20 @@ def matrix_table(results: List[Result]) -> Table:
     return table
 
 
+def group_table(results: List[Result]) -> Table:
+    """Classes per case folder (sources/, maps/, ...): where the findings are."""
+    groups = sorted({r.case_id.split("/")[0] for r in results})
+    present = [o for o in Outcome if any(r.outcome is o for r in results)]
+    table = Table(title="classes per case group")
+    table.add_column("group")
+    for o in present:
+        table.add_column(o.label, justify="right")
+    counts = Counter((r.case_id.split("/")[0], r.outcome) for r in results)
+    for g in groups:
+        table.add_row(g, *[str(counts[(g, o)] or "") for o in present])
+    return table
+
+
 def counts_line(results: List[Result]) -> str:
     c = Counter(r.outcome for r in results)
     return ", ".join(f"{c[o]} {o.label}" for o in Outcome if c[o])
@@ -55,6 +69,8 @@ def counts_line(results: List[Result]) -> str:
 def print_summary(results: List[Result], console: Console = None, details: bool = True) -> None:
     console = console or Console()
     console.print(matrix_table(results))
+    if len({r.case_id.split("/")[0] for r in results}) > 1:
+        console.print(group_table(results))
     for r in results:
         if r.outcome.is_failure or (details and r.outcome is Outcome.XFAIL):
             console.print(f"[{STYLE[r.outcome]}]{r.label}[/] {r.case_id} @ {r.cell}: {r.message}",

@@ -1,0 +1,56 @@
+"""The nightly workflow: well formed, and its job matrix is exactly the matrix file's cells."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from harness.matrix import load_matrix
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
+
+
+def workflow():
+    data = yaml.safe_load(WORKFLOW.read_text())
+    data["on"] = data.pop(True, data.get("on"))      # YAML 1.1 reads the key `on` as true
+    return data
+
+
+def test_workflow_is_well_formed():
+    wf = workflow()
+    assert set(wf["on"]) == {"schedule", "workflow_dispatch"}
+    jobs = wf["jobs"]
+    for name, job in jobs.items():
+        assert "runs-on" in job and job["steps"], name
+        for need in [job["needs"]] if isinstance(job.get("needs"), str) else job.get("needs", []):
+            assert need in jobs, f"{name} needs unknown job {need}"
+        for step in job["steps"]:
+            assert ("uses" in step) != ("run" in step), f"{name}: a step needs exactly one of uses/run: {step}"
+            for value in map(str, step.values()):
+                assert value.count("${{") == value.count("}}"), f"{name}: unbalanced expression in {value}"
+    text = WORKFLOW.read_text()
+    for ref in re.findall(r"needs\.(\w+)\.outputs\.(\w+)", text):
+        assert ref[1] in jobs[ref[0]]["outputs"], ref
+
+
+def test_job_matrix_comes_from_the_matrix_file():
+    jobs = workflow()["jobs"]
+    assert jobs["cell"]["strategy"]["matrix"]["cell"] == "${{ fromJSON(needs.matrix.outputs.cells) }}"
+    (step,) = [s for s in jobs["matrix"]["steps"] if s.get("id") == "cells"]
+    command = re.search(r"\$\((python -m harness [^)]*)\)", step["run"]).group(1)
+    out = subprocess.run([sys.executable, *command.split()[1:]], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [c.name for c in load_matrix().all_cells()]
+    assert len(json.loads(out.stdout)) == 16
+
+
+def test_cells_run_the_kernels_env_and_the_merge_fails_on_regressions():
+    jobs = workflow()["jobs"]
+    runs = "\n".join(s.get("run", "") for s in jobs["cell"]["steps"])
+    assert 'tox -e kernels -- --cell "${{ matrix.cell }}"' in runs
+    merge = "\n".join(s.get("run", "") for s in jobs["merge"]["steps"])
+    assert "python -m harness import --history history.db --fail-on-regression" in merge
+    assert "python -m harness report" in merge
