@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from .ctokens import Token, code_tokens, tokenize
+from .ctokens import Token, code_tokens, matching, tokenize
 from .gates import Gate, GateError, parse_gate
 from .paths import display_path
 
@@ -304,9 +304,9 @@ def _functions(path: Path, tokens: List[Token], declared: Dict[str, Tuple[str, i
         elif t.text == "}":
             depth -= 1
         elif depth == 0 and t.kind == "identifier" and i + 1 < len(tokens) and tokens[i + 1].text == "(":
-            close = _matching(tokens, i + 1)
+            close = matching(tokens, i + 1)
             if close is not None and close + 1 < len(tokens) and tokens[close + 1].text == "{":
-                end = _matching(tokens, close + 1, "{", "}")
+                end = matching(tokens, close + 1, "{", "}")
                 last = tokens[end].line if end is not None else tokens[-1].line
                 name = _program_name(tokens, i, close)
                 if name:
@@ -348,18 +348,6 @@ def _infer_type(name: str) -> str:
         if name.startswith(prefix):
             return kind
     return "kprobe"
-
-
-def _matching(tokens: List[Token], i: int, open_: str = "(", close: str = ")") -> Optional[int]:
-    depth = 0
-    for j in range(i, len(tokens)):
-        if tokens[j].text == open_:
-            depth += 1
-        elif tokens[j].text == close:
-            depth -= 1
-            if depth == 0:
-                return j
-    return None
 
 
 @dataclass(frozen=True)

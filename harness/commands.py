@@ -176,16 +176,19 @@ def cmd_fidelity(args) -> int:
     return EXIT_OK if not differences else EXIT_FAILURES
 
 
-def _open_history(args) -> "History":
-    return History(Path(args.history) if getattr(args, "history", None) else None)
+def _open_history(args) -> Optional[History]:
+    """The history the command names (--history) or the default one; None after printing why not."""
+    try:
+        return History(Path(args.history) if getattr(args, "history", None) else None)
+    except HistoryError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None
 
 
 def cmd_import(args) -> int:
     """Merge run directories produced elsewhere (CI artifacts) into the history; idempotent."""
-    try:
-        history = _open_history(args)
-    except HistoryError as e:
-        print(f"error: {e}", file=sys.stderr)
+    history = _open_history(args)
+    if history is None:
         return EXIT_HARNESS
     status = EXIT_OK
     imported = []
@@ -220,8 +223,10 @@ def cmd_matrix(args) -> int:
 
 
 def cmd_diff(args) -> int:
+    history = _open_history(args)
+    if history is None:
+        return EXIT_HARNESS
     try:
-        history = _open_history(args)
         a, b = history.resolve_run(args.run_a), history.resolve_run(args.run_b)
     except HistoryError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -246,10 +251,8 @@ def cmd_trends(args) -> int:
     from collections import Counter
     from rich.table import Table
     from .report.html import FAMILIES, _family
-    try:
-        history = _open_history(args)
-    except HistoryError as e:
-        print(f"error: {e}", file=sys.stderr)
+    history = _open_history(args)
+    if history is None:
         return EXIT_HARNESS
     rows = history.rows()
     console = Console()
@@ -270,8 +273,10 @@ def cmd_trends(args) -> int:
 
 def cmd_report(args) -> int:
     from .report import exports, html as html_report
+    history = _open_history(args)
+    if history is None:
+        return EXIT_HARNESS
     try:
-        history = _open_history(args)
         run_id = history.resolve_run(args.run)
     except HistoryError as e:
         print(f"error: {e}", file=sys.stderr)

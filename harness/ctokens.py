@@ -5,7 +5,7 @@ headers or bcc's own headers.
 """
 
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 from clang import cindex
 
@@ -34,6 +34,19 @@ def tokenize(text: str, name: str = "input.c") -> List[Token]:
     return [Token(t.spelling, t.kind.name.lower(), t.location.line, t.location.column,
                   t.extent.end.line, t.extent.end.column)
             for t in tu.get_tokens(extent=extent)]
+
+
+def matching(tokens: List[Token], i: int, open_: str = "(", close: str = ")") -> Optional[int]:
+    """Index of the bracket closing the one at tokens[i] (None when unbalanced)."""
+    depth = 0
+    for j in range(i, len(tokens)):
+        if tokens[j].text == open_:
+            depth += 1
+        elif tokens[j].text == close:
+            depth -= 1
+            if depth == 0:
+                return j
+    return None
 
 
 def code_tokens(tokens: List[Token]) -> List[Token]:

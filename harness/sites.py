@@ -16,7 +16,7 @@ import difflib
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from .ctokens import Token, code_tokens, tokenize
+from .ctokens import Token, code_tokens, matching, tokenize
 
 PROBE_READS = ("bpf_probe_read", "bpf_probe_read_kernel", "bpf_probe_read_user")
 CASTS = (["(", "void", "*", ")"], ["(", "u64", ")"], ["(", "unsigned", "long", "long", ")"])
@@ -51,25 +51,13 @@ class _Piece:
     origin: Optional[Token]      # the rewritten token it came from, None when synthesized
 
 
-def _match(tokens: List[Token], i: int, open_: str, close: str) -> Optional[int]:
-    depth = 0
-    for j in range(i, len(tokens)):
-        if tokens[j].text == open_:
-            depth += 1
-        elif tokens[j].text == close:
-            depth -= 1
-            if depth == 0:
-                return j
-    return None
-
-
 def _probe_call(tokens: List[Token], start: int, end: int) -> Optional[Tuple[int, int, str]]:
     """Inside a `({ ... })` span: the probe-read call whose first argument is &_val -> (addr from, to, helper)."""
     for i in range(start, end):
         t = tokens[i]
         if t.text in PROBE_READS and tokens[i + 1].text == "(" and \
                 [x.text for x in tokens[i + 2:i + 4]] == ["&", "_val"]:
-            close = _match(tokens, i + 1, "(", ")")
+            close = matching(tokens, i + 1, "(", ")")
             if close is None:
                 return None
             # skip `&_val , sizeof ( _val ) ,`
@@ -77,7 +65,7 @@ def _probe_call(tokens: List[Token], start: int, end: int) -> Optional[Tuple[int
             commas = 0
             while j < close and commas < 2:
                 if tokens[j].text == "(":
-                    j = _match(tokens, j, "(", ")")
+                    j = matching(tokens, j, "(", ")")
                 elif tokens[j].text == ",":
                     commas += 1
                 j += 1
@@ -90,7 +78,7 @@ def _is_site(tokens: List[Token], i: int) -> Optional[Tuple[int, int, int, str]]
     if not (tokens[i].text == "(" and i + 2 < len(tokens) and tokens[i + 1].text == "{"
             and tokens[i + 2].text == "typeof"):
         return None
-    end = _match(tokens, i, "(", ")")
+    end = matching(tokens, i, "(", ")")
     if end is None:
         return None
     call = _probe_call(tokens, i, end)
@@ -152,7 +140,7 @@ def _undo(tokens: List[Token], lo: int, hi: int, depth: int,
             original, form = _original_of(inner)
             start = len(out)
             out.extend(original)
-            type_end = _match(tokens, i + 3, "(", ")")
+            type_end = matching(tokens, i + 3, "(", ")")
             value_type = " ".join(t.text for t in tokens[i + 4:type_end]) if type_end else ""
             sites.append((out, start, len(out), {
                 "helper": helper, "form": form, "depth": depth, "value_type": value_type,

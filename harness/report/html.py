@@ -69,6 +69,12 @@ def _anchor(r: Row) -> str:
     return "f-" + "".join(ch if ch.isalnum() else "-" for ch in f"{r.case_id}-{r.cell}")
 
 
+def _legend(series: Dict[str, List[int]], pad: int, height: int) -> List[str]:
+    return [f'<rect x="{pad + si * 110}" y="{height - 14}" width="10" height="10" '
+            f'fill="{FAMILY_COLORS.get(name, "#555")}"/><text x="{pad + si * 110 + 14}" y="{height - 5}" '
+            f'font-size="11">{_e(name)}</text>' for si, name in enumerate(series)]
+
+
 def bars(title: str, groups: Sequence[str], series: Dict[str, List[int]]) -> str:
     """A grouped bar chart as inline SVG."""
     width, height, pad = max(260, 90 * len(groups) + 60), 220, 30
@@ -86,10 +92,7 @@ def bars(title: str, groups: Sequence[str], series: Dict[str, List[int]]) -> str
                          f'fill="{FAMILY_COLORS.get(name, "#555")}"><title>{_e(name)}: {v}</title></rect>')
             parts.append(f'<text x="{x + bar_w / 2 - 4:.0f}" y="{height - 44 - h:.0f}" font-size="10">{v}</text>')
         parts.append(f'<text x="{x0}" y="{height - 24}" font-size="11">{_e(group)}</text>')
-    for si, name in enumerate(series):
-        parts.append(f'<rect x="{pad + si * 110}" y="{height - 14}" width="10" height="10" '
-                     f'fill="{FAMILY_COLORS.get(name, "#555")}"/><text x="{pad + si * 110 + 14}" y="{height - 5}" '
-                     f'font-size="11">{_e(name)}</text>')
+    parts += _legend(series, pad, height)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -114,10 +117,7 @@ def lines(title: str, xs: List[str], series: Dict[str, List[int]]) -> str:
         if i % every == 0 or i == len(xs) - 1:
             parts.append(f'<text x="{pad + i * step - 6:.0f}" y="{height - 24}" font-size="10">#{i + 1}'
                          f'<title>{_e(x)}</title></text>')
-    for si, name in enumerate(series):
-        parts.append(f'<rect x="{pad + si * 110}" y="{height - 14}" width="10" height="10" '
-                     f'fill="{FAMILY_COLORS.get(name, "#555")}"/><text x="{pad + si * 110 + 14}" y="{height - 5}" '
-                     f'font-size="11">{_e(name)}</text>')
+    parts += _legend(series, pad, height)
     parts.append("</svg>")
     return "".join(parts)
 
