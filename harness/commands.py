@@ -24,7 +24,8 @@ from .images.store import images_root, list_images
 from .matrix import MatrixError, load_matrix
 from .outcome import Outcome
 from .paths import project_root
-from .pipeline import invalid_results, run_cell
+from .backends.split import SplitBackend
+from .pipeline import invalid_results, run_cell, run_kernel_group
 from .report.terminal import print_summary
 from .show import render_show
 from .store import RunDir, last_results_for
@@ -77,8 +78,17 @@ def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_t
     results: List[Result] = []
     interrupted = False
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(run_cell, cell, cases, backend, run.cell_dir(cell.name), progress,
-                               case_timeout, use_cache, oracle): cell for cell in cells}
+        if isinstance(backend, SplitBackend):   # one loading boot per kernel, for all its rewriters
+            groups: Dict[str, list] = {}
+            for cell in cells:
+                groups.setdefault(cell.kernel.name, []).append(cell)
+            futures = {pool.submit(run_kernel_group, group, cases, backend,
+                                   {c.name: run.cell_dir(c.name) for c in group}, progress, case_timeout,
+                                   use_cache, oracle): group for group in groups.values()}
+        else:
+            futures = {pool.submit(lambda c: [run_cell(c, cases, backend, run.cell_dir(c.name), progress,
+                                                        case_timeout, use_cache, oracle)], cell): cell
+                       for cell in cells}
         pending = set(futures)
         while pending:
             try:
@@ -88,13 +98,13 @@ def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_t
                 interrupted = True
                 continue
             for future in done:
-                out = future.result()
-                run.record_observations(out.cell, list(out.observations))
-                kept = [r for r in out.results if not (out.interrupted and r.outcome is Outcome.HARNESS)]
-                run.record_results(kept)
+                for out in future.result():
+                    run.record_observations(out.cell, list(out.observations))
+                    kept = [r for r in out.results if not (out.interrupted and r.outcome is Outcome.HARNESS)]
+                    run.record_results(kept)
+                    results += kept
+                    interrupted |= out.interrupted
                 to_history(run)
-                results += kept
-                interrupted |= out.interrupted
     order = {c.name: i for i, c in enumerate(cells)}
     results.sort(key=lambda r: order.get(r.cell, 0))
     return results, interrupted

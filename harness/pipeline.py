@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 from . import result_cache
-from .backends.base import Backend, GuestJob, guest_dir_name
+from .backends.base import Backend, GuestJob, GuestRun, guest_dir_name
 from .cases import Case, CaseError
 from .classify import Result, classify, unsupported
 from .images.build import kernel_image, rewriter_image
@@ -49,65 +49,117 @@ def cell_versions(rewriter_manifest: Dict, kernel_manifest: Dict) -> Dict[str, s
                                  if k.startswith("linux-image-")), "")}
 
 
-def run_cell(cell: Cell, cases: List[Case], backend: Backend, workdir: Path,
-             progress: Progress = silent, case_timeout: int = 900, use_cache: bool = True,
-             oracle: bool = False) -> CellOutcome:
+@dataclass
+class PreparedCell:
+    """A cell after its images are ready and known results are taken from the cache."""
+    cell: Cell
+    cases: List[Case]
+    workdir: Path
+    rewriter: object = None
+    kernel: object = None
+    versions: Dict[str, str] = None
+    results: List[Result] = None
+    observations: List[Observation] = None
+    to_run: List[Case] = None
+    keys: Dict[str, str] = None
+    failed: Optional[CellOutcome] = None
+
+    def job(self, case_timeout: int) -> GuestJob:
+        return GuestJob(self.cell.name, self.rewriter, self.kernel, tuple(self.to_run), self.workdir, case_timeout)
+
+
+def prepare_cell(cell: Cell, cases: List[Case], backend_name: str, workdir: Path, progress: Progress,
+                 use_cache: bool) -> PreparedCell:
+    prep = PreparedCell(cell, cases, workdir, results=[], observations=[], to_run=[], keys={})
     try:
-        rewriter = rewriter_image(cell.rewriter, progress)
-        kernel = kernel_image(cell.kernel, progress)
+        prep.rewriter = rewriter_image(cell.rewriter, progress)
+        prep.kernel = kernel_image(cell.kernel, progress)
     except KeyboardInterrupt:
         raise
     except Exception as e:  # an image that cannot be built: every case of the cell is harness trouble
         msg = f"image build failed: {e}".strip()
-        return CellOutcome(cell.name, {}, tuple(Result(c.id, cell.name, Outcome.HARNESS, msg.splitlines()[0],
-                                                       details=msg) for c in cases), (), workdir, problem=msg)
-    versions = cell_versions(rewriter.manifest, kernel.manifest)
-    results: List[Result] = []
-    observations: List[Observation] = []
-    to_run = []
-    keys = {}
+        prep.failed = CellOutcome(cell.name, {}, tuple(Result(c.id, cell.name, Outcome.HARNESS, msg.splitlines()[0],
+                                                              details=msg) for c in cases), (), workdir, problem=msg)
+        return prep
+    prep.versions = cell_versions(prep.rewriter.manifest, prep.kernel.manifest)
     for case in cases:
-        skip = unsupported(case, cell.name, versions)
+        skip = unsupported(case, cell.name, prep.versions)
         if skip:
-            results.append(skip)
+            prep.results.append(skip)
             continue
-        keys[case.id] = result_cache.key(case, rewriter.manifest["key"], kernel.manifest["key"], backend.name)
-        cached = result_cache.get(keys[case.id]) if use_cache else None
+        prep.keys[case.id] = result_cache.key(case, prep.rewriter.manifest["key"], prep.kernel.manifest["key"],
+                                              backend_name)
+        cached = result_cache.get(prep.keys[case.id]) if use_cache else None
         if cached:
             obs = replace(cached, case_id=case.id, cell=cell.name)
-            observations.append(obs)
-            results.append(classify(case, obs, versions))
+            prep.observations.append(obs)
+            prep.results.append(classify(case, obs, prep.versions))
         else:
-            to_run.append(case)
-    if use_cache and len(to_run) < len(cases):
-        progress(f"cell {cell.name}", len(cases) - len(to_run), len(cases), "known results reused")
-    run = None
-    problem = ""
-    if to_run:
-        job = GuestJob(cell.name, rewriter, kernel, tuple(to_run), workdir, case_timeout)
+            prep.to_run.append(case)
+    if use_cache and len(prep.to_run) < len(cases):
+        progress(f"cell {cell.name}", len(cases) - len(prep.to_run), len(cases), "known results reused")
+    return prep
+
+
+def finish_cell(prep: PreparedCell, run: Optional[GuestRun], crash: str, progress: Progress,
+                oracle: bool) -> CellOutcome:
+    """Observations from the backend's files, classes, the oracle if asked; `crash` is a backend crash."""
+    results, observations = list(prep.results), list(prep.observations)
+    problem = crash
+    if run is not None and run.status != "ok":
+        problem = f"{run.status}: {run.detail}" + (f" (serial console kept: {run.console})" if run.console else "")
+    if prep.to_run:
+        outdir = run.outdir if run else prep.workdir / "out"
+        # After a backend crash no file it left can be trusted: every case is harness trouble.
+        status = guest_status(outdir) if run else {}
+        for case in prep.to_run:
+            verdict = status.get(guest_dir_name(case), (None, 0))[0]
+            obs = read_observation(case.id, prep.cell.name, outdir / guest_dir_name(case), verdict, problem)
+            result_cache.put(prep.keys[case.id], obs)
+            observations.append(obs)
+            results.append(classify(case, obs, prep.versions))
+    interrupted = bool(run and run.status == "interrupted")
+    if oracle and not interrupted:
+        results = run_oracle(prep.cell.name, prep.rewriter, prep.kernel, prep.cases, observations, results,
+                             prep.versions, prep.workdir, progress)
+    order = {c.id: i for i, c in enumerate(prep.cases)}
+    results.sort(key=lambda r: order.get(r.case_id, 0))
+    return CellOutcome(prep.cell.name, prep.versions, tuple(results), tuple(observations), prep.workdir,
+                       seconds=run.seconds if run else 0.0, boot_seconds=run.boot_seconds if run else None,
+                       problem=problem, interrupted=interrupted)
+
+
+def run_cell(cell: Cell, cases: List[Case], backend: Backend, workdir: Path,
+             progress: Progress = silent, case_timeout: int = 900, use_cache: bool = True,
+             oracle: bool = False) -> CellOutcome:
+    prep = prepare_cell(cell, cases, backend.name, workdir, progress, use_cache)
+    if prep.failed:
+        return prep.failed
+    run, crash = None, ""
+    if prep.to_run:
         try:
-            run = backend.run(job, progress)
-            if run.status != "ok":
-                problem = f"{run.status}: {run.detail}" + (f" (serial console kept: {run.console})"
-                                                            if run.console else "")
-            outdir = run.outdir
+            run = backend.run(prep.job(case_timeout), progress)
         except KeyboardInterrupt:
             raise
         except Exception:
-            problem, outdir = f"backend {backend.name} crashed:\n{traceback.format_exc()}", workdir / "out"
-        # After a backend crash no file it left can be trusted: every case is harness trouble.
-        status = guest_status(outdir) if run else {}
-        for case in to_run:
-            verdict = status.get(guest_dir_name(case), (None, 0))[0]
-            obs = read_observation(case.id, cell.name, outdir / guest_dir_name(case), verdict, problem)
-            result_cache.put(keys[case.id], obs)
-            observations.append(obs)
-            results.append(classify(case, obs, versions))
-    if oracle and not (run and run.status == "interrupted"):
-        results = run_oracle(cell.name, rewriter, kernel, cases, observations, results, versions,
-                             workdir, progress)
-    order = {c.id: i for i, c in enumerate(cases)}
-    results.sort(key=lambda r: order.get(r.case_id, 0))
-    return CellOutcome(cell.name, versions, tuple(results), tuple(observations), workdir,
-                       seconds=run.seconds if run else 0.0, boot_seconds=run.boot_seconds if run else None,
-                       problem=problem, interrupted=bool(run and run.status == "interrupted"))
+            crash = f"backend {backend.name} crashed:\n{traceback.format_exc()}"
+    return finish_cell(prep, run, crash, progress, oracle)
+
+
+def run_kernel_group(cells: List[Cell], cases: List[Case], backend, workdirs: Dict[str, Path],
+                     progress: Progress = silent, case_timeout: int = 900, use_cache: bool = True,
+                     oracle: bool = False) -> List[CellOutcome]:
+    """Split mode, several rewriters on one kernel: compile each on the host, load them all in one boot."""
+    preps = [prepare_cell(c, cases, backend.name, workdirs[c.name], progress, use_cache) for c in cells]
+    live = [p for p in preps if not p.failed and p.to_run]
+    runs: Dict[str, GuestRun] = {}
+    crash = ""
+    if live:
+        try:
+            runs = dict(zip((p.cell.name for p in live),
+                            backend.run_group([p.job(case_timeout) for p in live], progress)))
+        except KeyboardInterrupt:
+            raise
+        except Exception:
+            crash = f"backend {backend.name} crashed:\n{traceback.format_exc()}"
+    return [p.failed or finish_cell(p, runs.get(p.cell.name), crash, progress, oracle) for p in preps]

@@ -92,3 +92,16 @@ def test_personality_capture_reads_zero_sized_virtual_files(tmp_path):
         _add_file(tar, str(src), "status")
     with tarfile.open(tmp_path / "p.tar") as tar:
         assert b"Name:" in tar.extractfile("status").read()
+
+
+def test_job_view_takes_one_jobs_cases_out_of_a_shared_loading_boot(tmp_path):
+    from harness.backends.split import _job_view
+    loaded = tmp_path / "loaded"
+    for name in ("c0__seed__a", "c1__seed__a", "c1__seed__b"):
+        (loaded / name).mkdir(parents=True)
+        (loaded / name / "loads.json").write_text(name)
+    (loaded / "status").write_text("c0__seed__a:exit-0:0.5\nc1__seed__a:exit-0:0.6\nc1__seed__b:timeout-120:120.0\n")
+    view = _job_view(loaded, "c1__", tmp_path / "view")
+    assert sorted(p.name for p in view.iterdir() if p.is_dir()) == ["seed__a", "seed__b"]
+    assert (view / "seed__a" / "loads.json").read_text() == "c1__seed__a"
+    assert guest_status(view) == {"seed__a": ("exit-0", 0.6), "seed__b": ("timeout-120", 120.0)}

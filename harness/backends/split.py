@@ -21,7 +21,7 @@ import subprocess
 import tarfile
 import time
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
 from ..images.store import Image, Recipe, ensure
 from ..interrupt import stop_requested
@@ -150,35 +150,70 @@ class SplitBackend:
         return out, time.monotonic() - t0, problem
 
     def run(self, job: GuestJob, progress: Progress) -> GuestRun:
+        return self.run_group([job], progress)[0]
+
+    def run_group(self, jobs: List[GuestJob], progress: Progress) -> List[GuestRun]:
+        """Jobs of one kernel (several rewriters): each compiles on the host, then one boot of the
+        kernel loads every bundle. Case dirs in the loading VM are prefixed by the job's index."""
         t0 = time.monotonic()
-        pers = personality(job.kernel, job.rewriter, self.qemu, progress)
-        compiled, compile_seconds, problem = self.compile_on_host(job, pers, progress)
-        load_in = job.workdir / "load-in"
-        write_input(job, mode="load", output_device="/dev/vdd", dest=load_in)
-        bundles = 0
-        for case_dir in compiled.iterdir():
-            if (case_dir / "bundle.json").exists():
-                (load_in / "bundles" / case_dir.name).mkdir(parents=True)
-                shutil.copy(case_dir / "bundle.json", load_in / "bundles" / case_dir.name / "bundle.json")
-                bundles += 1
+        kernel = jobs[0].kernel
+        assert all(j.kernel.path == kernel.path for j in jobs), "a group shares one kernel"
+        pers = personality(kernel, jobs[0].rewriter, self.qemu, progress)
+        compiled = [self.compile_on_host(job, pers, progress) for job in jobs]
+        group_dir = jobs[0].workdir.parent / f"load-{kernel.path.name}" if len(jobs) > 1 else jobs[0].workdir
+        load_in = group_dir / "load-in"
+        write_input(jobs[0], mode="load", output_device="/dev/vdd", dest=load_in)
+        entries = []
+        for k, (job, (out, _, _)) in enumerate(zip(jobs, compiled)):
+            for case_dir in sorted(out.iterdir()):
+                if (case_dir / "bundle.json").exists():
+                    name = f"c{k}__{case_dir.name}"
+                    (load_in / "bundles" / name).mkdir(parents=True)
+                    shutil.copy(case_dir / "bundle.json", load_in / "bundles" / name / "bundle.json")
+                    entries.append({"id": name})
         job_data = json.loads((load_in / "job.json").read_text())
-        job_data["cases"] = [c for c in job_data["cases"] if (load_in / "bundles" / c["id"]).exists()]
+        job_data["cases"] = entries
         (load_in / "job.json").write_text(json.dumps(job_data, indent=1))
         load_run = None
-        if bundles and not stop_requested():
-            load_run = self.qemu.boot(job.kernel, job.rewriter, load_in, job.workdir / "load", bundles,
-                                      120, f"cell {job.cell_name} (loading)", progress)
-        outdir = job.workdir / "out"
-        merge(compiled, load_run.outdir if load_run else None, outdir)
-        status, detail = ("ok", "")
-        if problem:
-            status, detail = ("interrupted" if problem == "interrupted" else "error"), problem
-        elif load_run and load_run.status != "ok":
-            status, detail = load_run.status, f"loading VM: {load_run.detail}"
-        return GuestRun(outdir=outdir, console=load_run.console if load_run else None, status=status,
-                        detail=detail, seconds=time.monotonic() - t0,
-                        boot_seconds=load_run.boot_seconds if load_run else None,
-                        command=load_run.command if load_run else "")
+        if entries and not stop_requested():
+            names = ", ".join(j.cell_name for j in jobs)
+            load_run = self.qemu.boot(kernel, jobs[0].rewriter, load_in, group_dir / "load", len(entries),
+                                      120, f"{names} (loading)", progress)
+        runs = []
+        for k, (job, (out, _, problem)) in enumerate(zip(jobs, compiled)):
+            view = _job_view(load_run.outdir, f"c{k}__", job.workdir / "load-view") if load_run else None
+            outdir = job.workdir / "out"
+            merge(out, view, outdir)
+            status, detail = ("ok", "")
+            if problem:
+                status, detail = ("interrupted" if problem == "interrupted" else "error"), problem
+            elif load_run and load_run.status != "ok":
+                status, detail = load_run.status, f"loading VM: {load_run.detail}"
+            runs.append(GuestRun(outdir=outdir, console=load_run.console if load_run else None, status=status,
+                                 detail=detail, seconds=time.monotonic() - t0,
+                                 boot_seconds=load_run.boot_seconds if load_run else None,
+                                 command=load_run.command if load_run else ""))
+        return runs
+
+
+def _job_view(loaded: Path, prefix: str, dest: Path) -> Path:
+    """The loading VM's output for one job: its prefixed case dirs under their own names, its status."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for case_dir in loaded.iterdir():
+        if case_dir.is_dir() and case_dir.name.startswith(prefix):
+            shutil.copytree(case_dir, dest / case_dir.name[len(prefix):])
+    status = [line[len(prefix):] + "\n" for line in _read_lines(loaded / "status") if line.startswith(prefix)]
+    (dest / "status").write_text("".join(status))
+    return dest
+
+
+def _read_lines(path: Path) -> List[str]:
+    try:
+        return path.read_text().splitlines()
+    except OSError:
+        return []
 
 
 def merge(compiled: Path, loaded: Path, dest: Path) -> None:
