@@ -25,7 +25,9 @@ def main(argv=None) -> int:
     run.add_argument("--cases-root", type=Path, default=None,
                      help="the folder case ids are relative to (default: the project's cases/)")
     run.add_argument("--oracle", action="store_true",
-                     help="also compare what each rewrite reads with the original expression (WRONG-READ)")
+                     help="also compare what each rewrite reads with the original expression (WRONG-READ), "
+                          "in the matrix's oracle_cells")
+    run.add_argument("--oracle-cell", action="append", help="run the oracle in this cell instead ('all' for every one)")
 
     fid = sub.add_parser("fidelity", help="run cases in guest and split mode on one cell and list differences")
     fid.add_argument("cases", nargs="*", type=Path, help="case files or folders (default: cases/seed)")

@@ -72,8 +72,9 @@ def to_history(run: RunDir) -> None:
 
 
 def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_timeout: int,
-               use_cache: bool, oracle: bool = False) -> Tuple[List[Result], bool]:
-    """Run cells concurrently (up to `jobs`), recording each as it finishes. Returns (results, interrupted)."""
+               use_cache: bool, oracle_cells=()) -> Tuple[List[Result], bool]:
+    """Run cells concurrently (up to `jobs`), recording each as it finishes. Returns (results, interrupted).
+    The value oracle runs in the cells named in `oracle_cells`."""
     backend = backend_for(mode)
     results: List[Result] = []
     interrupted = False
@@ -84,10 +85,10 @@ def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_t
                 groups.setdefault(cell.kernel.name, []).append(cell)
             futures = {pool.submit(run_kernel_group, group, cases, backend,
                                    {c.name: run.cell_dir(c.name) for c in group}, progress, case_timeout,
-                                   use_cache, oracle): group for group in groups.values()}
+                                   use_cache, oracle_cells): group for group in groups.values()}
         else:
             futures = {pool.submit(lambda c: [run_cell(c, cases, backend, run.cell_dir(c.name), progress,
-                                                        case_timeout, use_cache, oracle)], cell): cell
+                                                        case_timeout, use_cache, c.name in oracle_cells)], cell): cell
                        for cell in cells}
         pending = set(futures)
         while pending:
@@ -122,6 +123,13 @@ def cmd_run(args) -> int:
     for e in loaded.errors:
         console.print(f"[magenta]INVALID[/] {e}", highlight=False)
     mode = resolve_mode(args.mode)
+    oracle_cells = set()
+    if args.oracle:
+        wanted = args.oracle_cell or load_matrix().oracle_cells
+        oracle_cells = {c.name for c in cells} if "all" in wanted else set(wanted) & {c.name for c in cells}
+        if not oracle_cells:
+            console.print(f"note: --oracle runs in {', '.join(wanted)} (vms/matrix.toml oracle_cells), none of "
+                          f"which is selected; pass --oracle-cell to choose", highlight=False)
     run = RunDir.create(sys.argv, mode=mode)
     run.record_cases(loaded.cases)
     results = invalid_results(loaded.errors, cells, root)
@@ -131,7 +139,7 @@ def cmd_run(args) -> int:
                   highlight=False)
     with rich_progress(console) as progress:
         found, interrupted = run_matrix(cells, list(loaded.cases), mode, run, progress, args.jobs,
-                                        args.case_timeout, not args.no_cache, args.oracle)
+                                        args.case_timeout, not args.no_cache, oracle_cells)
     results += found
     print_summary(results, console)
     console.print(f"results: {run.path}", highlight=False)

@@ -30,6 +30,7 @@ class Matrix:
     rewriters: Dict[str, RewriterSpec]
     kernels: Dict[str, KernelSpec]
     default_cells: List[str]
+    oracle_cells: List[str] = None       # where --oracle runs by default (it costs two compiles in the guest)
 
     def cell(self, name: str) -> Cell:
         rewriter, sep, kernel = name.partition("@")
@@ -45,7 +46,7 @@ class Matrix:
         """Named cells; 'all' for the full product; nothing for the defaults."""
         if not names:
             names = self.default_cells
-        if names == ["all"]:
+        if "all" in names:
             return self.all_cells()
         return [self.cell(n) for n in names]
 
@@ -62,7 +63,8 @@ def load_matrix(path: Path = MATRIX_FILE) -> Matrix:
                    for n, v in data["kernels"].items()}
     except KeyError as e:
         raise MatrixError(f"{path}: missing key {e}")
-    matrix = Matrix(rewriters, kernels, list(data.get("defaults", {}).get("cells", [])))
-    for name in matrix.default_cells:
+    defaults = data.get("defaults", {})
+    matrix = Matrix(rewriters, kernels, list(defaults.get("cells", [])), list(defaults.get("oracle_cells", [])))
+    for name in matrix.default_cells + matrix.oracle_cells:
         matrix.cell(name)
     return matrix

@@ -148,7 +148,7 @@ def run_cell(cell: Cell, cases: List[Case], backend: Backend, workdir: Path,
 
 def run_kernel_group(cells: List[Cell], cases: List[Case], backend, workdirs: Dict[str, Path],
                      progress: Progress = silent, case_timeout: int = 900, use_cache: bool = True,
-                     oracle: bool = False) -> List[CellOutcome]:
+                     oracle_cells=()) -> List[CellOutcome]:
     """Split mode, several rewriters on one kernel: compile each on the host, load them all in one boot."""
     preps = [prepare_cell(c, cases, backend.name, workdirs[c.name], progress, use_cache) for c in cells]
     live = [p for p in preps if not p.failed and p.to_run]
@@ -162,4 +162,5 @@ def run_kernel_group(cells: List[Cell], cases: List[Case], backend, workdirs: Di
             raise
         except Exception:
             crash = f"backend {backend.name} crashed:\n{traceback.format_exc()}"
-    return [p.failed or finish_cell(p, runs.get(p.cell.name), crash, progress, oracle) for p in preps]
+    return [p.failed or finish_cell(p, runs.get(p.cell.name), crash, progress, p.cell.name in oracle_cells)
+            for p in preps]
