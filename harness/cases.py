@@ -5,7 +5,14 @@
     // REQUIRES: kernel>=5.5                            (else UNSUPPORTED in that cell)
     // ATTACH: function kprobe finish_task_switch       (where it runs for runtime checks; re:REGEX allowed;
                                                         kprobe__X, tracepoint__C__E ... attach by name)
-    // TRIGGER: open                                    (what the trigger process does; default: open)
+    // TRIGGER: open | udp COUNT SIZE PORT              (what the trigger does; default: open. udp sends COUNT
+                                                        packets of SIZE payload bytes from a peer namespace
+                                                        over a veth pair to 10.200.0.1:PORT)
+    // ATTACH: fn tc ingress|egress, fn xdp generic, fn socket veth   (network programs, on the veth)
+    // TRIGGER: tcp PORT                                (the trigger process connects to 127.0.0.1:PORT)
+    // EXPECT-MAP: counts[0] == 3                       (a map value after the trigger: runtime check;
+                                                        'c' is a character, $PID / $PPID the trigger
+                                                        process's pid and its parent's)
     // REPORT-ONLY                                      (no site expectations: only compile and load count)
     // CFLAGS: -DMAX_PID=32768                          (compiler flags the program is built with)
     // XFAIL: bcc<=0.37 WRONG-READ reason               (a class after the conditions: the failure predicted)
@@ -36,11 +43,12 @@ PROBE_MACROS = {"TRACEPOINT_PROBE": ("tracepoint__", "tracepoint"),
                 "RAW_TRACEPOINT_PROBE": ("raw_tracepoint__", "raw_tracepoint")}
 LOAD_CATEGORIES = ("invalid-mem-access", "ctx-access", "unknown-helper", "other")
 
-HEADER = re.compile(r"//\s*(CASE|PROG|REQUIRES|XFAIL|ATTACH|TRIGGER|ORIGIN|CFLAGS):(.*)$")
-CLASS_LABELS = ("FP-EXTRA", "FP-SYNTAX", "FN-MISSING", "FN-VERIFIER", "WRONG-READ")
+HEADER = re.compile(r"//\s*(CASE|PROG|REQUIRES|XFAIL|ATTACH|TRIGGER|ORIGIN|CFLAGS|EXPECT-MAP):(.*)$")
+EXPECT_MAP = re.compile(r"^(\w+)\[(\d+)\]\s*(==|!=|>=|<=|>|<)\s*(-?\d+|'.'|\$PID|\$PPID)$")
+CLASS_LABELS = ("FP-EXTRA", "FP-SYNTAX", "FN-MISSING", "FN-VERIFIER", "WRONG-READ", "FN-RUNTIME", "FP-RUNTIME")
 REPORT_ONLY = re.compile(r"^//\s*REPORT-ONLY\s*$")
-ATTACH_KINDS = ("kprobe", "kretprobe", "tracepoint", "raw_tracepoint")
-TRIGGERS = ("open",)
+ATTACH_KINDS = ("kprobe", "kretprobe", "tracepoint", "raw_tracepoint", "tc", "xdp", "socket")
+TRIGGERS = ("open", "udp", "tcp")
 REWRITE = re.compile(r"expect-rewrite(?:@([+-]?\d+))?\{\{(.+?)\}\}")
 LOAD = re.compile(r"expect-load(?:\[(\w+)\])?:\s*(ok|reject(?:\s+([\w-]+))?)\s*$")
 
@@ -99,6 +107,7 @@ class Case:
     report_only: bool = False
     origin: str = ""
     cflags: Tuple[str, ...] = ()
+    expect_map: Tuple[Tuple[str, int, str, int], ...] = ()   # (map, key, op, value) after the trigger
 
     @property
     def sha(self) -> str:
@@ -145,6 +154,7 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
     attach: Dict[str, Tuple[str, str, int]] = {}
     trigger = ["open"]
     cflags: List[str] = []
+    expect_map: List[Tuple[str, int, str, int]] = []
 
     report_only = False
     origin = ""
@@ -159,13 +169,19 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
         for offset, comment_line in enumerate(tok.text.splitlines()):
             n = tok.line + offset
             _parse_comment(path, n, comment_line, declared, requires, xfails, rewrites, loads,
-                           len(lines), attach, trigger, cflags)
+                           len(lines), attach, trigger, cflags, expect_map)
             m = HEADER.search(comment_line)
             if m and m.group(1) == "CASE":
                 description = m.group(2).strip()
 
     if not description:
         raise CaseError(path, 1, "missing '// CASE: <one-line description>'")
+    # An ATTACH line says the program type where neither a PROG line nor the name does.
+    attach_types = {"tc": "sched_cls", "xdp": "xdp", "socket": "socket_filter", "kretprobe": "kretprobe",
+                    "tracepoint": "tracepoint", "raw_tracepoint": "raw_tracepoint"}
+    for name, (kind, _, line) in attach.items():
+        if name not in declared and kind in attach_types:
+            declared[name] = (attach_types[kind], line)
     functions = _functions(path, code_tokens(tokens), declared)
     if not functions:
         raise CaseError(path, 1, "no BPF program function found (a non-static function with a body, "
@@ -195,11 +211,11 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
                 functions=tuple(functions), sites=sites, load=case_load,
                 function_loads=tuple(function_loads), requires=tuple(requires), xfails=tuple(xfails),
                 attach=attach_points, trigger=trigger[0], report_only=report_only, origin=origin,
-                cflags=tuple(cflags))
+                cflags=tuple(cflags), expect_map=tuple(expect_map))
 
 
 def _parse_comment(path, n, comment, declared, requires, xfails, rewrites, loads, nlines, attach, trigger,
-                   cflags):
+                   cflags, expect_map):
     m = HEADER.search(comment)
     if m:
         key, value = m.group(1), m.group(2).strip()
@@ -216,9 +232,21 @@ def _parse_comment(path, n, comment, declared, requires, xfails, rewrites, loads
                                              f"{', '.join(ATTACH_KINDS)}")
                 attach[words[0]] = (words[1], words[2], n)
             elif key == "TRIGGER":
-                if value not in TRIGGERS:
-                    raise CaseError(path, n, f"unknown TRIGGER {value!r} ({', '.join(TRIGGERS)})")
+                words = value.split()
+                arity = {"open": 1, "udp": 4, "tcp": 2}
+                if not words or words[0] not in TRIGGERS or len(words) != arity[words[0]] or \
+                        not all(w.isdigit() for w in words[1:]):
+                    raise CaseError(path, n, f"TRIGGER wants 'open', 'tcp PORT' or 'udp COUNT SIZE PORT', "
+                                             f"not {value!r}")
                 trigger[0] = value
+            elif key == "EXPECT-MAP":
+                m = EXPECT_MAP.match(value)
+                if not m:
+                    raise CaseError(path, n, f"EXPECT-MAP wants 'map[key] == value' (==, !=, >=, <=, >, <), "
+                                             f"not {value!r}")
+                raw = m.group(4)
+                number = ord(raw[1]) if raw.startswith("'") else raw if raw.startswith("$") else int(raw)
+                expect_map.append((m.group(1), int(m.group(2)), m.group(3), number))
             elif key == "REQUIRES":
                 gate, rest = parse_gate(value)
                 if rest:

@@ -80,9 +80,10 @@ def apply_gates(case: Case, result: Result, versions: Dict[str, str]) -> Result:
                        message=f"{result.outcome.label} as expected by XFAIL {gate.gate.text} "
                                f"({gate.reason}): {result.message}")
     if result.outcome is Outcome.PASS:
-        if gate.predicts == Outcome.WRONG_READ.label and not result.oracle:
-            return replace(result, message=f"{result.message}; XFAIL {gate.gate.text} predicts WRONG-READ, "
-                                           f"which only the value oracle (--oracle) can check")
+        runtime_only = (Outcome.WRONG_READ.label, Outcome.FN_RUNTIME.label, Outcome.FP_RUNTIME.label)
+        if gate.predicts in runtime_only and not result.oracle:
+            return replace(result, message=f"{result.message}; XFAIL {gate.gate.text} predicts {gate.predicts}, "
+                                           f"which only the runtime checks (--oracle) can show")
         return replace(result, outcome=Outcome.XPASS,
                        message=f"passes, but XFAIL {gate.gate.text} says it fails here ({gate.reason})")
     return result

@@ -57,7 +57,7 @@ def load_matrix(path: Path = MATRIX_FILE) -> Matrix:
     except tomllib.TOMLDecodeError as e:
         raise MatrixError(f"{path}: {e}")
     try:
-        rewriters = {n: RewriterSpec(n, v["suite"], tuple(v.get("packages", ["python3-bpfcc"])))
+        rewriters = {n: RewriterSpec(n, v["suite"], tuple(v["packages"])) if "packages" in v else RewriterSpec(n, v["suite"])
                      for n, v in data["rewriters"].items()}
         kernels = {n: KernelSpec(n, v["suite"], v.get("package", "linux-image-cloud-amd64"))
                    for n, v in data["kernels"].items()}

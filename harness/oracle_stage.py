@@ -83,24 +83,16 @@ def run_oracle(cell_name: str, rewriter: Image, kernel: Image, cases: List[Case]
             notes[case.id] = why
     outcomes: Dict[str, Result] = {}
     if todo:
-        inp = workdir / "oracle-in"
-        (inp / "guest").mkdir(parents=True, exist_ok=True)
-        (inp / "cases").mkdir(exist_ok=True)
-        for source in GUEST_DIR.glob("*.py"):
-            (inp / "guest" / source.name).write_bytes(source.read_bytes())
-        entries = []
+        files, entries = {}, []
         for case, programs in todo:
             name = guest_dir_name(case)
-            (inp / "cases" / f"{name}.probe.c").write_text(programs.probe)
-            (inp / "cases" / f"{name}.twin.c").write_text(programs.twin)
+            files[f"{name}.probe.c"], files[f"{name}.twin.c"] = programs.probe, programs.twin
             entries.append({"id": name, "programs": {"probe": f"cases/{name}.probe.c",
                                                      "twin": f"cases/{name}.twin.c"},
                             "attach": [list(a) for a in case.attach], "trigger": case.trigger,
                             "cflags": list(case.cflags)})
-        (inp / "job.json").write_text(json.dumps({"mode": "oracle", "cases": entries, "case_timeout": 900,
-                                                  "output_device": "/dev/vdd"}, indent=1))
-        run = (qemu or QemuBackend()).boot(kernel, rewriter, inp, workdir / "oracle", len(todo), 900,
-                                           f"oracle {cell_name}", progress)
+        run = boot_guest_program("oracle", entries, files, rewriter, kernel, workdir / "oracle",
+                                 f"oracle {cell_name}", progress, qemu)
         for case, programs in todo:
             out = run.outdir / guest_dir_name(case)
             notes[case.id], outcomes[case.id] = _verdict(case, programs, out, run.status, run.detail)
@@ -114,6 +106,22 @@ def run_oracle(cell_name: str, rewriter: Image, kernel: Image, cases: List[Case]
                                     details=wrong.details + r.details), versions)
         updated.append(replace(r, oracle=note) if note else r)
     return updated
+
+
+def boot_guest_program(mode: str, entries: List[dict], files: Dict[str, str], rewriter: Image, kernel: Image,
+                       workdir: Path, task: str, progress: Progress, qemu: QemuBackend = None):
+    """One boot of the cell's kernel running the guest program in `mode` on `entries` (case files in
+    `files`, by name under cases/)."""
+    inp = workdir / "in"
+    (inp / "guest").mkdir(parents=True, exist_ok=True)
+    (inp / "cases").mkdir(exist_ok=True)
+    for source in GUEST_DIR.glob("*.py"):
+        (inp / "guest" / source.name).write_bytes(source.read_bytes())
+    for name, text in files.items():
+        (inp / "cases" / name).write_text(text)
+    (inp / "job.json").write_text(json.dumps({"mode": mode, "cases": entries, "case_timeout": 900,
+                                              "output_device": "/dev/vdd"}, indent=1))
+    return (qemu or QemuBackend()).boot(kernel, rewriter, inp, workdir, len(entries), 900, task, progress)
 
 
 def _verdict(case: Case, programs: Programs, out: Path, run_status: str, run_detail: str):

@@ -11,6 +11,8 @@ class Outcome(Enum):
     FN_MISSING = ("FN-MISSING", True, True, "an expected rewrite is missing; the program still loads")
     FN_VERIFIER = ("FN-VERIFIER", True, True, "the verifier rejects the rewritten program")
     WRONG_READ = ("WRONG-READ", True, True, "loads, but a rewrite reads another address than the original expression")
+    FN_RUNTIME = ("FN-RUNTIME", True, True, "loads, but a value read at run time differs from the expected one")
+    FP_RUNTIME = ("FP-RUNTIME", True, True, "loads, but an unneeded rewrite makes a value read at run time wrong")
     ENV = ("ENV", False, False, "this rewriter and kernel cannot run the program (headers, helper, prog type)")
     HARNESS = ("HARNESS", True, False, "harness trouble: VM, timeout, bcc crash; says nothing of the rewriter")
     INVALID = ("INVALID", True, False, "the case file itself is wrong (names file and line)")

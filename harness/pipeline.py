@@ -17,6 +17,7 @@ from .images.build import kernel_image, rewriter_image
 from .matrix import Cell
 from .observation import Observation, guest_status, read_observation
 from .oracle_stage import run_oracle
+from .runtime_stage import run_runtime
 from .outcome import Outcome
 from .progress import Progress, silent
 
@@ -119,9 +120,11 @@ def finish_cell(prep: PreparedCell, run: Optional[GuestRun], crash: str, progres
             observations.append(obs)
             results.append(classify(case, obs, prep.versions))
     interrupted = bool(run and run.status == "interrupted")
-    if oracle and not interrupted:
+    if oracle and not interrupted:   # runtime proof: the value oracle and EXPECT-MAP checks
         results = run_oracle(prep.cell.name, prep.rewriter, prep.kernel, prep.cases, observations, results,
                              prep.versions, prep.workdir, progress)
+        results = run_runtime(prep.cell.name, prep.rewriter, prep.kernel, prep.cases, observations, results,
+                              prep.versions, prep.workdir, progress)
     order = {c.id: i for i, c in enumerate(prep.cases)}
     results.sort(key=lambda r: order.get(r.case_id, 0))
     return CellOutcome(prep.cell.name, prep.versions, tuple(results), tuple(observations), prep.workdir,

@@ -132,3 +132,15 @@ def test_lint_wants_a_whole_dereference(tmp_path, line, annotation, words):
     text = f"// CASE: x\nint f(struct pt_regs *ctx, struct s *p, struct t *q) {{\n{line}\n}}\n"
     with pytest.raises(CaseError, match=words.replace("(", r"\(")):
         parse_case(write(tmp_path, "lint.c", text), tmp_path)
+
+
+def test_runtime_lines(tmp_path):
+    text = ("// CASE: x\n// ATTACH: f tc ingress\n// TRIGGER: udp 3 100 4242\n// EXPECT-MAP: pkts[0] == 3\n"
+            "// EXPECT-MAP: chars[1] == 'r'\n// EXPECT-MAP: pids[0] == $PID\n"
+            "int f(struct __sk_buff *skb) { return 0; }\n")
+    case = parse_case(write(tmp_path, "rt.c", text), tmp_path)
+    assert case.prog_types() == {"f": "sched_cls"}            # the ATTACH kind says the program type
+    assert case.trigger == "udp 3 100 4242"
+    assert case.expect_map == (("pkts", 0, "==", 3), ("chars", 1, "==", ord("r")), ("pids", 0, "==", "$PID"))
+    with pytest.raises(CaseError, match="TRIGGER wants"):
+        parse_case(write(tmp_path, "bad.c", text.replace("udp 3 100 4242", "udp 3")), tmp_path)

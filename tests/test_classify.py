@@ -112,3 +112,17 @@ def test_header_error_in_rewritten_pass_is_env_not_syntax():
     obs = Observation("x", "cell", "ok", compiled=False, diagnostics=(diag,), rewritten="int f;\n")
     r = _classify_raw(case, obs)
     assert r.outcome is Outcome.ENV and "include/linux/bpf.h:368:10" in r.message
+
+
+def test_runtime_verdicts():
+    from pathlib import Path
+    from harness.cases import Case, LoadExpectation
+    from harness.runtime_stage import judge
+    case = Case("rt", Path("rt.c"), "", "d", (), (), LoadExpectation(True),
+                expect_map=(("pkts", 0, "==", 3), ("pids", 0, "==", "$PID")))
+    assert judge(case, {"values": {"pkts[0]": 3, "pids[0]": 77}, "pid": 77}, False).outcome is Outcome.PASS
+    wrong = judge(case, {"values": {"pkts[0]": 2, "pids[0]": 77}, "pid": 77}, False)
+    assert wrong.outcome is Outcome.FN_RUNTIME and "pkts[0] is 2, expected == 3" in wrong.message
+    assert judge(case, {"values": {"pkts[0]": 2, "pids[0]": 77}, "pid": 77}, True).outcome is Outcome.FP_RUNTIME
+    silent = judge(case, {"values": {"pkts[0]": None, "pids[0]": 0}}, False)
+    assert silent.outcome is Outcome.HARNESS and "did not fire" in silent.message

@@ -39,6 +39,7 @@ mount -t debugfs debugfs $R/sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs $R/sys/kernel/tracing 2>/dev/null
 mount -t bpf bpf $R/sys/fs/bpf 2>/dev/null
 tar -x -f /dev/vdc -C $R/run/harness/in || die unpack-input
+ip link set lo up 2>/dev/null   # loopback for the tcp trigger; the VM has no other network
 stage mounted "$kver"
 
 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 \

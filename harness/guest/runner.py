@@ -10,6 +10,9 @@ Stdlib only, Python 3.9 to 3.13 (it runs with the rewriter root's own python3).
                                   capture  copy this kernel's personality (kallsyms, BTF, tracepoints)
                                   oracle   compile a probe and a twin program, attach both, run the
                                            trigger once, record what each read (differential oracle)
+                                  runtime  compile a case, attach it (tracing, or tc/XDP/socket on a
+                                           veth pair into a peer namespace made with pyroute2), run
+                                           its trigger, read the maps its EXPECT-MAP lines name
                                   extract  run Python tool scripts with BPF() replaced by a recorder of
                                            the text they would compile (their default options)
     runner.py --one MODE CASE OUT   (internal) the child for one case
@@ -213,8 +216,9 @@ def attach(b, name, kind, target):
         raise ValueError("cannot attach %s" % kind)
 
 
-def trigger_child(kind):
-    """Fork the trigger process; it waits on a pipe so its pid can be set in the maps first."""
+def trigger_child(kind, port=0):
+    """Fork the trigger process; it waits on a pipe so its pid can be set in the maps first.
+    open: it opens /etc/hostname; tcp: it connects to 127.0.0.1:port (refused is fine)."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -226,6 +230,14 @@ def trigger_child(kind):
             if kind == "open":
                 with open("/etc/hostname", "rb") as f:
                     f.read()
+            elif kind == "tcp":
+                import socket
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                try:
+                    s.connect(("127.0.0.1", port))
+                except OSError:
+                    pass
+                s.close()
         finally:
             os._exit(0)
     os.close(r)
@@ -275,7 +287,8 @@ def run_oracle(case_path, out):
                 save()
                 return
     result["stage"] = "trigger"
-    pid, go = trigger_child(case.get("trigger", "open"))
+    words = case.get("trigger", "open").split()
+    pid, go = trigger_child(words[0], int(words[1]) if len(words) > 1 else 0)
     for b in programs.values():
         b["__harness_cfg"][ctypes.c_int(0)] = ctypes.c_uint(pid)
     os.write(go, b"x")
@@ -349,6 +362,187 @@ def _add_file(tar, path, arcname):
     tar.addfile(info, io.BytesIO(data))
 
 
+NET_NS, HOST_IF, PEER_IF = "harness-peer", "hveth0", "hveth1"
+HOST_IP, PEER_IP = "10.200.0.1", "10.200.0.2"
+
+
+SYS_INIT_MODULE = 175     # x86_64
+NET_MODULES = ("veth", "sch_ingress", "cls_bpf")
+
+
+def load_modules(names):
+    """modprobe, for a root without kmod: resolve modules.dep, decompress, init_module(2)."""
+    import ctypes
+    import lzma
+    base = "/lib/modules/%s" % os.uname().release
+    deps = {}
+    with open(os.path.join(base, "modules.dep")) as f:
+        for line in f:
+            path, _, rest = line.partition(":")
+            deps[os.path.basename(path).split(".ko")[0].replace("-", "_")] = (path, rest.split())
+    libc = ctypes.CDLL(None, use_errno=True)
+    done = set()
+
+    def load(path):
+        name = os.path.basename(path).split(".ko")[0].replace("-", "_")
+        if name in done:
+            return
+        done.add(name)
+        for dep in deps.get(name, (path, []))[1]:
+            load(dep)
+        with open(os.path.join(base, path), "rb") as f:
+            image = f.read()
+        if path.endswith(".xz"):
+            image = lzma.decompress(image)
+        if libc.syscall(SYS_INIT_MODULE, image, len(image), b"") != 0 and ctypes.get_errno() != 17:
+            raise OSError(ctypes.get_errno(), "init_module %s failed" % name)
+    for name in names:
+        if name in deps and not os.path.exists("/sys/module/" + name):
+            load(deps[name][0])
+
+
+class Net(object):
+    """A veth pair into a network namespace we create: the only hosts network cases talk to."""
+
+    def __init__(self):
+        from pyroute2 import netns
+        self.netns = netns
+        self.ipr = None
+        load_modules(NET_MODULES)
+        if NET_NS in netns.listnetns():      # left over by a case that died
+            netns.remove(NET_NS)
+        try:
+            self._setup()
+        except Exception:
+            self.close()
+            raise
+
+    def _setup(self):
+        from pyroute2 import IPRoute, NetNS
+        netns = self.netns
+        netns.create(NET_NS)
+        self.ipr = IPRoute()
+        self.ipr.link("add", ifname=HOST_IF, kind="veth", peer=PEER_IF)
+        self.idx = self.ipr.link_lookup(ifname=HOST_IF)[0]
+        peer = self.ipr.link_lookup(ifname=PEER_IF)[0]
+        self.ipr.link("set", index=peer, net_ns_fd=NET_NS)
+        self.ipr.addr("add", index=self.idx, address=HOST_IP, prefixlen=24)
+        self.ipr.link("set", index=self.idx, state="up")
+        ns = NetNS(NET_NS)
+        try:
+            pidx = ns.link_lookup(ifname=PEER_IF)[0]
+            ns.addr("add", index=pidx, address=PEER_IP, prefixlen=24)
+            ns.link("set", index=pidx, state="up")
+            ns.link("set", index=ns.link_lookup(ifname="lo")[0], state="up")
+        finally:
+            ns.close()
+
+    def attach(self, b, name, kind, target):
+        from bcc import BPF
+        if kind == "tc":
+            fn = b.load_func(name, BPF.SCHED_CLS)
+            self.ipr.tc("add", "clsact", self.idx)
+            parent = "ffff:fff2" if target == "ingress" else "ffff:fff3"
+            self.ipr.tc("add-filter", "bpf", self.idx, ":1", fd=fn.fd, name=fn.name, parent=parent,
+                        classid=1, direct_action=True)
+        elif kind == "xdp":
+            fn = b.load_func(name, BPF.XDP)
+            b.attach_xdp(HOST_IF, fn, 1 << 1)          # XDP_FLAGS_SKB_MODE: generic, any driver
+        elif kind == "socket":
+            fn = b.load_func(name, BPF.SOCKET_FILTER)
+            BPF.attach_raw_socket(fn, HOST_IF)
+            self.keep = fn
+        else:
+            raise ValueError("cannot attach %s" % kind)
+
+    def send_udp(self, count, size, port):
+        import socket
+        self.netns.pushns(NET_NS)
+        try:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        finally:
+            self.netns.popns()
+        for _ in range(count):
+            s.sendto(b"h" * size, (HOST_IP, port))
+            time.sleep(0.05)
+        s.close()
+        time.sleep(0.3)
+
+    def close(self):
+        if self.ipr is not None:
+            try:
+                for idx in self.ipr.link_lookup(ifname=HOST_IF):
+                    self.ipr.link("del", index=idx)
+            except Exception:
+                pass
+            self.ipr.close()
+        try:
+            self.netns.remove(NET_NS)
+        except Exception:
+            pass
+
+
+def run_runtime(case_path, out):
+    """Runtime checks: attach the case, run its trigger, read the map values its EXPECT-MAP lines name."""
+    with open(case_path) as f:
+        case = json.load(f)
+    os.makedirs(out, exist_ok=True)
+    result = {"id": case["id"], "error": "", "values": {}, "stage": "compile"}
+
+    def save():
+        with open(os.path.join(out, "runtime.json"), "w") as f:
+            json.dump(result, f, indent=1)
+
+    save()
+    from bcc import BPF
+
+    class NoAutoAttach(BPF):
+        def _trace_autoload(self):
+            pass
+
+    redirect_fd2(os.path.join(out, "compile-runtime.log"))
+    with open(os.path.join(os.path.dirname(case_path), case["file"])) as f:
+        b = NoAutoAttach(text=f.read(), cflags=case.get("cflags", []))
+    net = None
+    trigger = case.get("trigger", "open").split()
+    try:
+        if trigger[0] == "udp" or any(kind in ("tc", "xdp", "socket") for _, kind, _ in case["attach"]):
+            result["stage"] = "network"
+            save()
+            net = Net()
+        result["stage"] = "attach"
+        for name, kind, target in case["attach"]:
+            if kind in ("tc", "xdp", "socket"):
+                net.attach(b, name, kind, target)
+            else:
+                attach(b, name, kind, target)
+        result["stage"] = "trigger"
+        save()
+        if trigger[0] == "udp":
+            net.send_udp(int(trigger[1]), int(trigger[2]), int(trigger[3]))
+        else:
+            pid, go = trigger_child(trigger[0], int(trigger[1]) if len(trigger) > 1 else 0)
+            result["pid"], result["ppid"] = pid, os.getpid()
+            os.write(go, b"x")
+            os.close(go)
+            os.waitpid(pid, 0)
+        for name, key, _op, _value in case["expect_map"]:
+            table = b[name]
+            try:
+                leaf = table[table.Key(key)]
+                result["values"]["%s[%d]" % (name, key)] = int(getattr(leaf, "value", leaf))
+            except KeyError:
+                result["values"]["%s[%d]" % (name, key)] = None
+        result["stage"] = "done"
+    except Exception as e:
+        result["error"] = "%s: %s: %s" % (result["stage"], type(e).__name__, e)
+    finally:
+        save()
+        if net is not None:
+            net.close()
+        b.cleanup()
+
+
 def capture(out):
     """This kernel's personality: what bcc reads from the running kernel while compiling."""
     dest = os.path.join(out, "personality.tar.gz")
@@ -395,8 +589,8 @@ def run_all(inp, out):
         os.makedirs(case_out, exist_ok=True)
         if mode == "load":
             arg = os.path.join(inp, "bundles", case["id"], "bundle.json")
-        elif mode == "oracle":
-            arg = os.path.join(inp, "oracle-%d.json" % n)
+        elif mode in ("oracle", "runtime"):
+            arg = os.path.join(inp, "%s-%d.json" % (mode, n))
             with open(arg, "w") as f:
                 json.dump(case, f)
         else:
@@ -431,6 +625,8 @@ def main(argv):
             load_one(arg, out)
         elif mode == "oracle":
             run_oracle(arg, out)
+        elif mode == "runtime":
+            run_runtime(arg, out)
         else:
             run_one(arg, out, mode)
     else:

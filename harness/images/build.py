@@ -36,7 +36,7 @@ class ImageError(RuntimeError):
 class RewriterSpec:
     name: str                 # cell axis name, e.g. "bcc-0.26"
     suite: str                # Debian suite it comes from
-    packages: tuple = ("python3-bpfcc",)
+    packages: tuple = ("python3-bpfcc", "python3-pyroute2")   # pyroute2: network setup and tc/XDP attach
 
     def recipe(self) -> Recipe:
         return Recipe("rewriter", self.name, {"suite": self.suite, "packages": list(self.packages),
