@@ -30,6 +30,8 @@ def eligible(case: Case, obs: Observation, result: Result) -> str:
         return "not run: not every function loads"
     if not case.attach:
         return "not run: the case declares no ATTACH point"
+    if not result.actual_sites:
+        return "not run: no rewrite sites to compare"
     return ""
 
 

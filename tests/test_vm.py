@@ -174,3 +174,15 @@ def test_killing_a_matrix_run_halfway_keeps_a_readable_history(tmp_path):
         "SELECT c.name, count(*) FROM results r JOIN cells c ON c.id = r.cell_id "
         "WHERE r.run_id = (SELECT id FROM runs ORDER BY started DESC LIMIT 1) GROUP BY c.name").fetchall()
     assert dict(rows) == {"bcc-0.26@linux-6.1": 3, "bcc-0.31@linux-6.1": 3}
+
+
+def test_runtime_checks_on_network_and_tracing_programs(tmp_path):
+    env = dict(os.environ, HARNESS_RESULTS_DIR=str(tmp_path), COLUMNS="200")
+    cases = ["cases/runtime/tc_ingress_udp_count.c", "cases/runtime/xdp_frame_len.c",
+             "cases/runtime/kprobe_parent_tgid.c"]
+    proc = harness("run", "--oracle", "--no-cache", "--cell", "bcc-0.26@linux-6.1", *cases, env=env)
+    rows = {json.loads(ln)["case_id"]: json.loads(ln)
+            for ln in (tmp_path / "latest" / "results.jsonl").read_text().splitlines()}
+    for case in ("runtime/tc_ingress_udp_count", "runtime/xdp_frame_len", "runtime/kprobe_parent_tgid"):
+        assert rows[case]["outcome"] == "PASS", proc.stdout
+        assert "runtime: 1 map value(s) as expected" in rows[case]["oracle"], rows[case]["oracle"]

@@ -6,6 +6,7 @@
   tiny initramfs and an ext4 disk holding lib/modules/<kver> and usr/src for the guest.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -50,8 +51,10 @@ class KernelSpec:
     package: str = "linux-image-cloud-amd64"   # metapackage or exact linux-image-<kver> package
 
     def recipe(self) -> Recipe:
+        # The initramfs carries our init script: a changed script is a new image.
+        init = hashlib.sha256(initramfs.INIT_SCRIPT.read_bytes()).hexdigest()[:12]
         return Recipe("kernel", self.name, {"suite": self.suite, "package": self.package,
-                                            "recipe": KERNEL_RECIPE})
+                                            "recipe": KERNEL_RECIPE, "init": init})
 
 
 def _run(argv: List[str], what: str, **kw) -> str:
