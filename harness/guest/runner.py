@@ -69,6 +69,31 @@ def bytecode_facts(insns):
     return count, calls
 
 
+def quiet_bpf_class():
+    """bcc's BPF class without auto-attach: BPF() attaches kprobe__*/tracepoint__* functions itself;
+    the harness loads and attaches by name instead."""
+    from bcc import BPF
+
+    class NoAutoAttach(BPF):
+        def _trace_autoload(self):
+            pass
+    return NoAutoAttach
+
+
+def staged_result(case_path, out, name):
+    """(case, result dict, save) for a child that records how far it got in OUT/<case>/<name>."""
+    with open(case_path) as f:
+        case = json.load(f)
+    os.makedirs(out, exist_ok=True)
+    result = {"id": case["id"], "error": "", "values": {}, "stage": "compile"}
+
+    def save():
+        with open(os.path.join(out, name), "w") as f:
+            json.dump(result, f, indent=1)
+    save()
+    return case, result, save
+
+
 def redirect_fd2(path):
     """Point fd 2 at a file: bcc's C++ writes there directly, so sys.stderr is not enough."""
     sys.stderr.flush()
@@ -100,10 +125,7 @@ def run_one(case_path, out, mode="run"):
         return
     result["timings"]["import"] = time.monotonic() - t0
 
-    class NoAutoAttach(BPF):
-        # BPF() attaches kprobe__*/tracepoint__* functions itself; we load by name instead.
-        def _trace_autoload(self):
-            pass
+    NoAutoAttach = quiet_bpf_class()
 
     t0 = time.monotonic()
     try:
@@ -247,21 +269,8 @@ def trigger_child(kind, port=0):
 def run_oracle(case_path, out):
     """Differential oracle: both programs on the same event of one trigger process."""
     import ctypes
-    with open(case_path) as f:
-        case = json.load(f)
-    os.makedirs(out, exist_ok=True)
-    result = {"id": case["id"], "error": "", "values": {}, "stage": "compile"}
-
-    def save():
-        with open(os.path.join(out, "oracle.json"), "w") as f:
-            json.dump(result, f, indent=1)
-
-    save()
-    from bcc import BPF
-
-    class NoAutoAttach(BPF):
-        def _trace_autoload(self):
-            pass
+    case, result, save = staged_result(case_path, out, "oracle.json")
+    NoAutoAttach = quiet_bpf_class()
 
     programs = {}
     base = os.path.dirname(case_path)
@@ -484,21 +493,8 @@ class Net(object):
 
 def run_runtime(case_path, out):
     """Runtime checks: attach the case, run its trigger, read the map values its EXPECT-MAP lines name."""
-    with open(case_path) as f:
-        case = json.load(f)
-    os.makedirs(out, exist_ok=True)
-    result = {"id": case["id"], "error": "", "values": {}, "stage": "compile"}
-
-    def save():
-        with open(os.path.join(out, "runtime.json"), "w") as f:
-            json.dump(result, f, indent=1)
-
-    save()
-    from bcc import BPF
-
-    class NoAutoAttach(BPF):
-        def _trace_autoload(self):
-            pass
+    case, result, save = staged_result(case_path, out, "runtime.json")
+    NoAutoAttach = quiet_bpf_class()
 
     redirect_fd2(os.path.join(out, "compile-runtime.log"))
     with open(os.path.join(os.path.dirname(case_path), case["file"])) as f:
