@@ -40,6 +40,8 @@ def render_show(console: Console, case: Optional[Case], result: Result, obs: Opt
                 run_path: Path) -> None:
     console.rule(f"{result.case_id} @ {result.cell}")
     console.print(Text.assemble((result.label, STYLE[result.outcome]), f"  {result.message}"))
+    if result.oracle:
+        console.print(f"runtime checks: {result.oracle}", markup=False, highlight=False)
     if result.versions:
         console.print("versions: " + ", ".join(f"{k} {v}" for k, v in result.versions.items() if v),
                       highlight=False)
