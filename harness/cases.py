@@ -26,7 +26,7 @@ The set of expect-rewrite sites is strict: a rewrite no annotation names is an e
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 

@@ -1,7 +1,6 @@
 """What each CLI command does, in terms of the pipeline's stages."""
 
 import json
-import os
 import re
 import shutil
 import sys
@@ -339,7 +338,6 @@ def _triage_cells(args):
 
 
 def cmd_triage(args) -> int:
-    import difflib
     import tempfile
     from rich.table import Table
     from . import triage

@@ -8,7 +8,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 REWRITTEN_START = "#if defined(BPF_LICENSE)"
 REWRITTEN_END = "#include <bcc/footer.h>"

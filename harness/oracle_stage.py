@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from .backends.base import GUEST_DIR, guest_dir_name
+from .backends.base import guest_dir_name, new_guest_input
 from .backends.qemu import QemuBackend
 from .cases import Case
 from .classify import Result, apply_gates
@@ -115,10 +115,8 @@ def boot_guest_program(mode: str, entries: List[dict], files: Dict[str, str], re
     """One boot of the cell's kernel running the guest program in `mode` on `entries` (case files in
     `files`, by name under cases/)."""
     inp = workdir / "in"
-    (inp / "guest").mkdir(parents=True, exist_ok=True)
+    new_guest_input(inp)
     (inp / "cases").mkdir(exist_ok=True)
-    for source in GUEST_DIR.glob("*.py"):
-        (inp / "guest" / source.name).write_bytes(source.read_bytes())
     for name, text in files.items():
         (inp / "cases" / name).write_text(text)
     (inp / "job.json").write_text(json.dumps({"mode": mode, "cases": entries, "case_timeout": 900,

@@ -7,7 +7,7 @@ for what it touched, never an exception that loses the others (only Ctrl-C escap
 import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from . import result_cache
 from .backends.base import Backend, GuestJob, GuestRun, guest_dir_name

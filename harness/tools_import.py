@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Tuple
 
-from .backends.base import GUEST_DIR
+from .backends.base import new_guest_input
 from .backends.qemu import QemuBackend
 from .backends.split import personality, run_sandboxed
 from .images.build import RewriterSpec, kernel_image, rewriter_image
@@ -72,10 +72,8 @@ def import_tools(matrix: Matrix, rewriter: str, cases_root: Path, progress: Prog
     work = cache_dir() / "tools" / f"work-{rewriter}"
     shutil.rmtree(work, ignore_errors=True)
     inp = work / "in"
-    (inp / "guest").mkdir(parents=True)
+    new_guest_input(inp)
     (inp / "tools").mkdir()
-    for source in GUEST_DIR.glob("*.py"):
-        shutil.copy(source, inp / "guest" / source.name)
     skipped: List[Tuple[str, str]] = []
     tools = []
     for script in sorted(sbin.glob("*-bpfcc")):

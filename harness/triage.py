@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from .backends import backend_for
-from .backends.base import GUEST_DIR
+from .backends.base import new_guest_input
 from .backends.qemu import QemuBackend
 from .backends.split import personality, run_sandboxed
 from .cases import Case, CaseError, parse_case
@@ -29,7 +29,6 @@ from .gates import version_tuple
 from .images.build import kernel_image, rewriter_image
 from .matrix import Cell, Matrix
 from .observation import Observation
-from .outcome import Outcome
 from .pipeline import run_cell
 from .progress import Progress, silent
 
@@ -56,10 +55,8 @@ def program_text(path: Path, matrix: Matrix, progress: Progress = silent) -> Tup
     pers = personality(kernel, root, QemuBackend(), progress)
     work = Path(tempfile.mkdtemp(prefix="harness-extract-"))
     inp = work / "in"
-    (inp / "guest").mkdir(parents=True)
+    new_guest_input(inp)
     (inp / "tools").mkdir()
-    for source in GUEST_DIR.glob("*.py"):
-        shutil.copy(source, inp / "guest" / source.name)
     shutil.copy(path, inp / "tools" / "report.py")
     (inp / "job.json").write_text(json.dumps({"mode": "extract", "tools": ["report.py"],
                                               "case_timeout": EXTRACT_TIMEOUT}))

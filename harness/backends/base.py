@@ -52,15 +52,21 @@ def guest_dir_name(case: Case) -> str:
     return case.id.replace("/", "__")
 
 
+def new_guest_input(inp: Path) -> Path:
+    """An input directory holding the guest program (guest/*.py); callers add their job.json."""
+    (inp / "guest").mkdir(parents=True, exist_ok=True)
+    for source in GUEST_DIR.glob("*.py"):
+        shutil.copy(source, inp / "guest" / source.name)
+    return inp
+
+
 def write_input(job: GuestJob, mode: str = "run", output_device: str = "", dest: Optional[Path] = None) -> Path:
     """The guest program's input directory: the guest code, the case programs and job.json."""
     inp = dest or job.workdir / "in"
     if inp.exists():
         shutil.rmtree(inp)
-    (inp / "guest").mkdir(parents=True)
+    new_guest_input(inp)
     (inp / "cases").mkdir()
-    for source in GUEST_DIR.glob("*.py"):
-        shutil.copy(source, inp / "guest" / source.name)
     entries = []
     for case in job.cases:
         name = guest_dir_name(case)

@@ -26,7 +26,7 @@ from typing import Dict, List, Tuple
 from ..images.store import Image, Recipe, ensure
 from ..interrupt import stop_requested
 from ..progress import Progress
-from .base import GUEST_DIR, GuestJob, GuestRun, write_input
+from .base import GuestJob, GuestRun, new_guest_input, write_input
 from .qemu import QemuBackend
 
 PERSONALITY_RECIPE = 3
@@ -39,10 +39,7 @@ def personality(kernel: Image, rootfs: Image, qemu: QemuBackend, progress: Progr
                                                        "recipe": PERSONALITY_RECIPE})
 
     def build(scratch: Path) -> Dict[str, object]:
-        inp = scratch / "in"
-        (inp / "guest").mkdir(parents=True)
-        for source in GUEST_DIR.glob("*.py"):
-            shutil.copy(source, inp / "guest" / source.name)
+        inp = new_guest_input(scratch / "in")
         (inp / "job.json").write_text(json.dumps({"mode": "capture", "cases": [],
                                                   "output_device": "/dev/vdd"}))
         run = qemu.boot(kernel, rootfs, inp, scratch / "vm", 1, 300, f"personality {kernel.path.name}",

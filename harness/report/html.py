@@ -130,7 +130,6 @@ def family_counts(rows: List[Row], key) -> Tuple[List[str], Dict[str, List[int]]
 
 def marked_case(text: str, row: Row) -> str:
     """The case with expected sites (green), missing (red) and extra (orange) marked."""
-    missing = {(m[0], compact(m[1])) for m in row.missing}
     extra = {(x[0], compact(x[1])) for x in row.extra}
     marks: Dict[int, List[Tuple[int, int, str]]] = {}
     for line, col, site_text, _form, _rw in row.actual:
