@@ -34,6 +34,8 @@ def main(argv=None) -> int:
     fid.add_argument("--cell", help="the cell (default: the first default cell)")
     fid.add_argument("--case-timeout", type=int, default=900)
     fid.add_argument("--no-cache", action="store_true")
+    fid.add_argument("--no-oracle", action="store_true",
+                     help="skip the runtime checks (value oracle, EXPECT-MAP); compare compile and load only")
 
     show = sub.add_parser("show", help="a case with its sites marked, the rewritten text and logs of the last run")
     show.add_argument("case", help="case id (seed/count_sched) or path")

@@ -169,7 +169,7 @@ def cmd_fidelity(args) -> int:
     with rich_progress(console) as progress:
         for mode in ("guest", "split"):
             out = run_cell(cell, list(loaded.cases), backend_for(mode), run.cell_dir(f"{cell.name}-{mode}"),
-                           progress, args.case_timeout, use_cache=not args.no_cache)
+                           progress, args.case_timeout, use_cache=not args.no_cache, oracle=not args.no_oracle)
             outcomes[mode] = out
             run.record_observations(f"{cell.name}-{mode}", list(out.observations))
     by = {m: ({o.case_id: o for o in out.observations}, {r.case_id: r for r in out.results})
@@ -185,7 +185,9 @@ def cmd_fidelity(args) -> int:
         for d in diffs:
             table.add_row(d.case_id, d.what, d.guest, d.split)
         if not diffs:
-            table.add_row(case.id, "[green]nothing[/]", by["guest"][1][case.id].label, by["split"][1][case.id].label)
+            shown = [by[m][1][case.id] for m in ("guest", "split")]
+            table.add_row(case.id, "[green]nothing[/]", *(f"{r.label}" + (f"; {r.oracle}" if r.oracle else "")
+                                                          for r in shown))
     console.print(table)
     g, s = outcomes["guest"], outcomes["split"]
     console.print(f"guest mode {g.seconds:.0f}s, split mode {s.seconds:.0f}s; "

@@ -1,8 +1,14 @@
 """Fidelity: the same cases in guest mode and split mode on one cell must give the same observations.
 
 Compared: the rewritten text, the sites, each function's load verdict and verifier-log category, the
-probe-read calls in the bytecode, and the class. Any difference is listed with what differs.
+probe-read calls in the bytecode, and the class; with the runtime checks on, also what they found: the
+value oracle's verdict (sites that agree, or WRONG-READ with bcc's byte offset) and the EXPECT-MAP values
+(pids in their symbolic form, since each run's trigger has its own). In split mode the guest's own loader
+attaches the programs bcc compiled on the host, so this is where its attach path is checked against bcc's.
+Any difference is listed with what differs.
 """
+
+import re
 
 from dataclasses import dataclass
 from typing import List, Optional
@@ -56,8 +62,18 @@ def compare(case: Case, guest: Optional[Observation], split: Optional[Observatio
         ("load verdicts", _loads(guest), _loads(split)),
         ("probe reads/insns", _calls(guest), _calls(split)),
         ("class", guest_result.label if guest_result else "-", split_result.label if split_result else "-"),
+        ("runtime checks", _runtime(guest_result), _runtime(split_result)),
     ]
     return [Difference(case.id, what, g, s) for what, g, s in checks if g != s]
+
+
+def _runtime(result: Optional[Result]) -> str:
+    """The runtime checks' verdict and, for a wrong read, bcc's byte offsets (stable; the bytes read at a
+    wrong address need not be)."""
+    if result is None or not result.oracle:
+        return "-"
+    offsets = re.findall(r"[+-]?\d+ bytes off", result.message + result.details)
+    return result.oracle + (f" ({', '.join(sorted(set(offsets)))})" if offsets else "")
 
 
 def _first_diff(a: Observation, b: Observation) -> str:

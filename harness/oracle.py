@@ -26,6 +26,8 @@ MAX_BYTES = 64
 
 PRELUDE = r"""
 /* --- harness oracle instrumentation --- */
+/* Probe and twin run as two programs on one event: a random choice must be the same in both. */
+#define bpf_get_prandom_u32() ((u32)0x5eed)
 struct __harness_value { u32 len; u8 bytes[64]; };
 BPF_ARRAY(__harness_cfg, u32, 1);
 BPF_HASH(__harness_values, u32, struct __harness_value, 1024);
@@ -78,9 +80,17 @@ def _placed(sites: List[Site]) -> List[Site]:
     return sites
 
 
-def _twin_read(expr: str, value_type: str) -> str:
-    return (f"({{ typeof({value_type}) __hr; __builtin_memset(&__hr, 0, sizeof(__hr)); "
-            f"bpf_probe_read_kernel(&__hr, sizeof(__hr), (void *)&({expr})); __hr; }})")
+def _twin_address(site: Site, expr: str) -> str:
+    """The address of the original expression: &(E), but for a dereference *P simply (P), because bcc
+    rewrites the * inside &(*P) as a read and the & then applies to a value."""
+    if site.form == "deref" and expr.startswith("*"):
+        return f"({expr[1:]})"
+    return f"&({expr})"
+
+
+def _twin_read(site: Site, expr: str) -> str:
+    return (f"({{ typeof({site.value_type}) __hr; __builtin_memset(&__hr, 0, sizeof(__hr)); "
+            f"bpf_probe_read_kernel(&__hr, sizeof(__hr), (void *){_twin_address(site, expr)}); __hr; }})")
 
 
 def _replace(data: bytes, edits: List[Tuple[int, int, bytes]]) -> bytes:
@@ -98,7 +108,7 @@ def _twin_expr(site: Site, inner: List[Site], data: bytes, starts: List[int]) ->
     for n in direct:
         n0, n1 = _span(n, starts)
         deeper = [m for m in inner if m.depth > n.depth and n0 <= _span(m, starts)[0] and _span(m, starts)[1] <= n1]
-        edits.append((n0 - s0, n1 - s0, _twin_read(_twin_expr(n, deeper, data, starts), n.value_type).encode()))
+        edits.append((n0 - s0, n1 - s0, _twin_read(n, _twin_expr(n, deeper, data, starts)).encode()))
     return _replace(data[s0:s1], edits).decode()
 
 
@@ -120,11 +130,11 @@ def build(original: str, sites: List[Site]) -> Programs:
         twin_expr = _twin_expr(site, inner, data, starts)
         offset = ""
         if not inner:   # bcc's own address expression, evaluated beside the right one
-            offset = (f" u64 __ho = (u64)({_address_text(site)}) - (u64)&({twin_expr}); "
+            offset = (f" u64 __ho = (u64)({_address_text(site)}) - (u64){_twin_address(site, twin_expr)}; "
                       f"__harness_record({n | OFFSET_ID}, &__ho, sizeof(__ho));")
         twin_edits.append((s0, s1, (
             f"({{ typeof({site.value_type}) __hr; __builtin_memset(&__hr, 0, sizeof(__hr)); "
-            f"bpf_probe_read_kernel(&__hr, sizeof(__hr), (void *)&({twin_expr}));{offset} "
+            f"bpf_probe_read_kernel(&__hr, sizeof(__hr), (void *){_twin_address(site, twin_expr)});{offset} "
             f"__harness_record({n}, &__hr, sizeof(__hr)); __hr; }})").encode()))
     probe = PRELUDE + _replace(data, probe_edits).decode()
     twin = PRELUDE + _replace(data, twin_edits).decode()
@@ -145,8 +155,18 @@ class SiteVerdict:
     offset: Optional[int]           # bcc's address minus the right one, in bytes, when computable
 
     @property
-    def wrong(self) -> bool:
+    def differs(self) -> bool:
         return self.rewritten is not None and self.reference is not None and self.rewritten != self.reference
+
+    @property
+    def wrong(self) -> bool:
+        """Different values, unless the twin proved bcc's address is the original's (offset 0): then the
+        value itself changed between the two programs' reads (a counter, a random choice), not the address."""
+        return self.differs and self.offset != 0
+
+    @property
+    def volatile(self) -> bool:
+        return self.differs and self.offset == 0
 
 
 def judge(programs: Programs, probe_values: Dict[int, bytes], twin_values: Dict[int, bytes]) -> List[SiteVerdict]:

@@ -1,14 +1,14 @@
 """The oracle as a pipeline stage: after a cell's cases are classified, run the probe and twin programs
-of every case that loads and says where it attaches, in one more boot of the cell's kernel (bcc inside
-the guest, which also attaches and triggers), and turn any value difference into WRONG-READ."""
+of every case that loads and says where it attaches, in one more boot of the cell's kernel, and turn any
+value difference into WRONG-READ. The backend decides where bcc compiles them: in the guest (guest mode)
+or on the host with the kernel's personality, the guest's loader attaching them (split mode)."""
 
 import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from .backends.base import guest_dir_name, new_guest_input
-from .backends.qemu import QemuBackend
+from .backends.base import Backend, guest_dir_name
 from .cases import Case
 from .classify import Result, apply_gates
 from .images.store import Image
@@ -64,9 +64,16 @@ def _read(path: Path) -> str:
         return ""
 
 
+def program_entry(case: Case, programs: Dict[str, str], tables: List[str], **extra) -> dict:
+    """A runtime-mode job entry: the case's programs by role, where they attach, the maps read back."""
+    return dict({"id": guest_dir_name(case), "programs": programs, "attach": [list(a) for a in case.attach],
+                 "trigger": case.trigger, "cflags": list(case.cflags), "prog_types": case.prog_types(),
+                 "tables": tables}, **extra)
+
+
 def run_oracle(cell_name: str, rewriter: Image, kernel: Image, cases: List[Case],
                observations: List[Observation], results: List[Result], versions: Dict[str, str],
-               workdir: Path, progress: Progress, qemu: QemuBackend = None) -> List[Result]:
+               workdir: Path, progress: Progress, backend: Backend) -> List[Result]:
     by_obs = {o.case_id: o for o in observations}
     todo: List[Tuple[Case, Programs]] = []
     notes: Dict[str, str] = {}
@@ -89,12 +96,10 @@ def run_oracle(cell_name: str, rewriter: Image, kernel: Image, cases: List[Case]
         for case, programs in todo:
             name = guest_dir_name(case)
             files[f"{name}.probe.c"], files[f"{name}.twin.c"] = programs.probe, programs.twin
-            entries.append({"id": name, "programs": {"probe": f"cases/{name}.probe.c",
-                                                     "twin": f"cases/{name}.twin.c"},
-                            "attach": [list(a) for a in case.attach], "trigger": case.trigger,
-                            "cflags": list(case.cflags)})
-        run = boot_guest_program("oracle", entries, files, rewriter, kernel, workdir / "oracle",
-                                 f"oracle {cell_name}", progress, qemu)
+            entries.append(program_entry(case, {"probe": f"cases/{name}.probe.c", "twin": f"cases/{name}.twin.c"},
+                                         ["__harness_cfg", "__harness_values"]))
+        run = backend.run_programs("oracle", entries, files, rewriter, kernel, workdir / "oracle",
+                                   f"oracle {cell_name}", progress)
         for case, programs in todo:
             out = run.outdir / guest_dir_name(case)
             notes[case.id], outcomes[case.id] = _verdict(case, programs, out, run.status, run.detail)
@@ -108,20 +113,6 @@ def run_oracle(cell_name: str, rewriter: Image, kernel: Image, cases: List[Case]
                                     details=wrong.details + r.details), versions)
         updated.append(replace(r, oracle=note) if note else r)
     return updated
-
-
-def boot_guest_program(mode: str, entries: List[dict], files: Dict[str, str], rewriter: Image, kernel: Image,
-                       workdir: Path, task: str, progress: Progress, qemu: QemuBackend = None):
-    """One boot of the cell's kernel running the guest program in `mode` on `entries` (case files in
-    `files`, by name under cases/)."""
-    inp = workdir / "in"
-    new_guest_input(inp)
-    (inp / "cases").mkdir(exist_ok=True)
-    for name, text in files.items():
-        (inp / "cases" / name).write_text(text)
-    (inp / "job.json").write_text(json.dumps({"mode": mode, "cases": entries, "case_timeout": 900,
-                                              "output_device": "/dev/vdd"}, indent=1))
-    return (qemu or QemuBackend()).boot(kernel, rewriter, inp, workdir, len(entries), 900, task, progress)
 
 
 def _verdict(case: Case, programs: Programs, out: Path, run_status: str, run_detail: str):
@@ -147,6 +138,10 @@ def _verdict(case: Case, programs: Programs, out: Path, run_status: str, run_det
             Result(case.id, "", Outcome.HARNESS, "oracle: the trigger did not fire the program")
     wrong = [v for v in verdicts if v.wrong]
     if not wrong:
+        volatile = [v for v in verdicts if v.volatile]
+        if volatile:
+            return f"agrees: {len(verdicts) - len(silent)} site(s) read the original expression " \
+                   f"({len(volatile)} proved by address alone: the value changed between the two reads)", None
         return f"agrees: {len(verdicts) - len(silent)} site(s) read the same value as the original " \
                f"expression", None
     details = "".join(f"wrong read: {describe(v)}\n" for v in wrong)

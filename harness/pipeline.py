@@ -103,7 +103,7 @@ def prepare_cell(cell: Cell, cases: List[Case], backend_name: str, workdir: Path
 
 
 def finish_cell(prep: PreparedCell, run: Optional[GuestRun], crash: str, progress: Progress,
-                oracle: bool) -> CellOutcome:
+                oracle: bool, backend: Backend) -> CellOutcome:
     """Observations from the backend's files, classes, the oracle if asked; `crash` is a backend crash."""
     results, observations = list(prep.results), list(prep.observations)
     problem = crash
@@ -122,9 +122,9 @@ def finish_cell(prep: PreparedCell, run: Optional[GuestRun], crash: str, progres
     interrupted = bool(run and run.status == "interrupted")
     if oracle and not interrupted:   # runtime proof: the value oracle and EXPECT-MAP checks
         results = run_oracle(prep.cell.name, prep.rewriter, prep.kernel, prep.cases, observations, results,
-                             prep.versions, prep.workdir, progress)
+                             prep.versions, prep.workdir, progress, backend)
         results = run_runtime(prep.cell.name, prep.rewriter, prep.kernel, prep.cases, observations, results,
-                              prep.versions, prep.workdir, progress)
+                              prep.versions, prep.workdir, progress, backend)
     order = {c.id: i for i, c in enumerate(prep.cases)}
     results.sort(key=lambda r: order.get(r.case_id, 0))
     return CellOutcome(prep.cell.name, prep.versions, tuple(results), tuple(observations), prep.workdir,
@@ -146,7 +146,7 @@ def run_cell(cell: Cell, cases: List[Case], backend: Backend, workdir: Path,
             raise
         except Exception:
             crash = f"backend {backend.name} crashed:\n{traceback.format_exc()}"
-    return finish_cell(prep, run, crash, progress, oracle)
+    return finish_cell(prep, run, crash, progress, oracle, backend)
 
 
 def run_kernel_group(cells: List[Cell], cases: List[Case], backend, workdirs: Dict[str, Path],
@@ -165,5 +165,6 @@ def run_kernel_group(cells: List[Cell], cases: List[Case], backend, workdirs: Di
             raise
         except Exception:
             crash = f"backend {backend.name} crashed:\n{traceback.format_exc()}"
-    return [p.failed or finish_cell(p, runs.get(p.cell.name), crash, progress, p.cell.name in oracle_cells)
+    return [p.failed or finish_cell(p, runs.get(p.cell.name), crash, progress, p.cell.name in oracle_cells,
+                                    backend)
             for p in preps]

@@ -8,12 +8,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from .backends.base import guest_dir_name
+from .backends.base import Backend, guest_dir_name
 from .cases import Case
 from .classify import Result, apply_gates
 from .images.store import Image
 from .observation import Observation
-from .oracle_stage import boot_guest_program
+from .oracle_stage import program_entry
 from .outcome import Outcome
 from .progress import Progress
 
@@ -34,33 +34,36 @@ def judge(case: Case, data: dict, extra_sites: bool) -> Result:
     if all(v is None or v == 0 for v in values.values()):
         return Result(case.id, "", Outcome.HARNESS,
                       "runtime check: the trigger did not fire the program (every expected map value is empty)")
-    wrong = []
+    wrong, right = [], []
     for name, key, op, want in case.expect_map:
-        if isinstance(want, str):       # $PID / $PPID: known only once the trigger ran
-            want = data.get(want[1:].lower())
+        symbol = want if isinstance(want, str) else ""
+        if symbol:                      # $PID / $PPID: known only once the trigger ran
+            want = data.get(symbol[1:].lower())
         got = values.get(f"{name}[{key}]")
         if got is None or not OPS[op](got, want):
             wrong.append(f"{name}[{key}] is {got}, expected {op} {want}")
+        else:   # what held, in words that stay the same from run to run (fidelity compares them)
+            right.append(f"{name}[{key}] {op} {symbol}" if symbol else
+                         f"{name}[{key}] = {got}" if op == "==" else f"{name}[{key}] {op} {want}")
     if not wrong:
-        return Result(case.id, "", Outcome.PASS, f"runtime: {len(case.expect_map)} map value(s) as expected")
+        return Result(case.id, "", Outcome.PASS, f"runtime: {', '.join(right)} as expected")
     outcome = Outcome.FP_RUNTIME if extra_sites else Outcome.FN_RUNTIME
     return Result(case.id, "", outcome, "runtime: " + "; ".join(wrong), details="\n".join(wrong) + "\n")
 
 
 def run_runtime(cell_name: str, rewriter: Image, kernel: Image, cases: List[Case],
                 observations: List[Observation], results: List[Result], versions: Dict[str, str],
-                workdir: Path, progress: Progress) -> List[Result]:
+                workdir: Path, progress: Progress, backend: Backend) -> List[Result]:
     by_obs = {o.case_id: o for o in observations}
     by_result = {r.case_id: r for r in results}
     todo = [c for c in cases if c.id in by_result and _eligible(c, by_obs.get(c.id), by_result[c.id])]
     if not todo:
         return results
     files = {f"{guest_dir_name(c)}.c": c.text for c in todo}
-    entries = [{"id": guest_dir_name(c), "file": f"cases/{guest_dir_name(c)}.c", "attach": [list(a) for a in c.attach],
-                "trigger": c.trigger, "expect_map": [list(e) for e in c.expect_map], "cflags": list(c.cflags)}
-               for c in todo]
-    run = boot_guest_program("runtime", entries, files, rewriter, kernel, workdir / "runtime",
-                             f"runtime {cell_name}", progress)
+    entries = [program_entry(c, {"runtime": f"cases/{guest_dir_name(c)}.c"}, sorted({e[0] for e in c.expect_map}),
+                             expect_map=[list(e) for e in c.expect_map]) for c in todo]
+    run = backend.run_programs("runtime", entries, files, rewriter, kernel, workdir / "runtime",
+                               f"runtime {cell_name}", progress)
     updated = {}
     for case in todo:
         try:

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from harness.classify import classify, unsupported
+from harness.classify import Result, classify, unsupported
 from harness.observation import Observation, read_observation
 from harness.outcome import Outcome
 
@@ -120,9 +120,28 @@ def test_runtime_verdicts():
     from harness.runtime_stage import judge
     case = Case("rt", Path("rt.c"), "", "d", (), (), LoadExpectation(True),
                 expect_map=(("pkts", 0, "==", 3), ("pids", 0, "==", "$PID")))
-    assert judge(case, {"values": {"pkts[0]": 3, "pids[0]": 77}, "pid": 77}, False).outcome is Outcome.PASS
+    right = judge(case, {"values": {"pkts[0]": 3, "pids[0]": 77}, "pid": 77}, False)
+    # what held, with the pid in its symbolic form: the same words on every run (fidelity compares them)
+    assert right.outcome is Outcome.PASS and right.message == "runtime: pkts[0] = 3, pids[0] == $PID as expected"
     wrong = judge(case, {"values": {"pkts[0]": 2, "pids[0]": 77}, "pid": 77}, False)
     assert wrong.outcome is Outcome.FN_RUNTIME and "pkts[0] is 2, expected == 3" in wrong.message
     assert judge(case, {"values": {"pkts[0]": 2, "pids[0]": 77}, "pid": 77}, True).outcome is Outcome.FP_RUNTIME
     silent = judge(case, {"values": {"pkts[0]": None, "pids[0]": 0}}, False)
     assert silent.outcome is Outcome.HARNESS and "did not fire" in silent.message
+
+
+def test_fidelity_compares_runtime_verdicts_and_wrong_read_offsets():
+    from pathlib import Path
+    from harness.cases import Case, LoadExpectation
+    from harness.fidelity import compare
+    case = Case("rt", Path("rt.c"), "", "d", (), (), LoadExpectation(True))
+    obs = Observation("rt", "cell", "ok", compiled=True, rewritten="")
+    agree = Result("rt", "cell", Outcome.PASS, "", oracle="agrees: 1 site(s) read the same value")
+    wrong = Result("rt", "cell", Outcome.WRONG_READ, "reads 00, holds 61; bcc's address is +15 bytes off",
+                   oracle="WRONG-READ at 1 site(s)")
+    other_bytes = replace(wrong, message="reads 7f, holds 61; bcc's address is +15 bytes off")
+    assert compare(case, obs, obs, wrong, other_bytes) == []       # bytes at a wrong address may vary
+    diffs = compare(case, obs, obs, agree, wrong)
+    assert {d.what for d in diffs} == {"class", "runtime checks"}
+    runtime = next(d for d in diffs if d.what == "runtime checks")
+    assert runtime.split == "WRONG-READ at 1 site(s) (+15 bytes off)"

@@ -51,7 +51,8 @@ def test_casts_and_struct_valued_sites():
     twin = body(programs.twin).splitlines()
     assert "typeof(struct pair) __hr;" in twin[1]
     assert "(void *)&(((struct holder *)p)->pair)" in twin[1]
-    assert "(void *)&(*(int *)p)" in twin[2]
+    # a dereference is read at its pointer: bcc would rewrite the * inside &(*(int *)p)
+    assert "(void *)((int *)p)" in twin[2] and "&(*" not in twin[2]
     assert "__harness_record(2, &__hr" in twin[2]
 
 
@@ -72,3 +73,16 @@ def test_judge_compares_bytes_and_reads_the_offset():
                      {1: b"\x01\0\0\0", 2: b"\x61\0\0\0", 2 | OFFSET_ID: (15).to_bytes(8, "little")})
     assert [v.wrong for v in verdicts] == [False, True]
     assert verdicts[1].offset == 15 and verdicts[0].offset is None
+
+
+def test_a_value_that_changed_at_the_right_address_is_not_a_wrong_read():
+    """Twin offset 0 proves bcc read the original's address: a difference is the value changing between
+    the two programs' reads (a counter, a random choice), not a wrong read; without an offset it still is."""
+    original = "int f(struct pt_regs *ctx, struct s *p) {\n  return p->a + p->b;\n}\n"
+    programs = build(original, [site("p->a", 2, 10), site("p->b", 2, 17)])
+    zero = (0).to_bytes(8, "little")
+    verdicts = judge(programs, {1: b"\x01\0\0\0", 2: b"\x02\0\0\0"},
+                     {1: b"\x05\0\0\0", 1 | OFFSET_ID: zero, 2: b"\x03\0\0\0"})
+    assert [(v.wrong, v.volatile) for v in verdicts] == [(False, True), (True, False)]
+    # both programs see one fixed "random" number, so a random choice cannot split them
+    assert "#define bpf_get_prandom_u32()" in programs.probe and "#define bpf_get_prandom_u32()" in programs.twin

@@ -94,10 +94,17 @@ def test_pytest_plugin_items_share_one_boot(pytester, tmp_path):
 
 
 def test_fidelity_guest_and_split_agree_on_the_seed_cases(tmp_path):
-    env = dict(os.environ, HARNESS_RESULTS_DIR=str(tmp_path), COLUMNS="200")
-    proc = harness("fidelity", "--no-cache", "cases/seed", env=env)
+    """Both modes, runtime checks included: bcc attaching in the guest vs the guest loader attaching what
+    bcc compiled on the host (a socket filter on the veth pair, and the oracle's kprobe pair)."""
+    env = dict(os.environ, HARNESS_RESULTS_DIR=str(tmp_path), COLUMNS="400")
+    proc = harness("fidelity", "--no-cache", "cases/seed", "cases/runtime/socket_filter_ipv4.c",
+                   "cases/oracle/comm_subscript.c", env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "0 difference(s) in 3 cases" in proc.stdout
+    assert "0 difference(s) in 5 cases" in proc.stdout
+    row = next(ln for ln in proc.stdout.splitlines() if "socket_filter_ipv4" in ln)
+    assert row.count("runtime: ipv4[0] >= 2 as expected") == 2, row
+    row = next(ln for ln in proc.stdout.splitlines() if "comm_subscript" in ln)
+    assert row.count("WRONG-READ at 1 site(s)") == 2, row
     split_obs = list((tmp_path / "latest" / "cells").glob("*-split/observations/*.json"))
     assert len(split_obs) == 3
     launder = json.loads(next(p for p in split_obs if "sock_through_u64" in p.name).read_text())
@@ -184,6 +191,9 @@ def test_runtime_checks_on_network_and_tracing_programs(tmp_path):
     proc = harness("run", "--oracle", "--no-cache", "--cell", "bcc-0.26@linux-6.1", *cases, env=env)
     rows = {json.loads(ln)["case_id"]: json.loads(ln)
             for ln in (tmp_path / "latest" / "results.jsonl").read_text().splitlines()}
-    for case in ("runtime/tc_ingress_udp_count", "runtime/xdp_frame_len", "runtime/kprobe_parent_tgid"):
+    held = {"runtime/tc_ingress_udp_count": "runtime: pkts[0] = 3 as expected",
+            "runtime/xdp_frame_len": "runtime: lens[0] = 132 as expected",
+            "runtime/kprobe_parent_tgid": "runtime: parents[0] == $PPID as expected"}
+    for case, note in held.items():
         assert rows[case]["outcome"] == "PASS", proc.stdout
-        assert "runtime: 1 map value(s) as expected" in rows[case]["oracle"], rows[case]["oracle"]
+        assert note in rows[case]["oracle"], rows[case]["oracle"]

@@ -1,4 +1,5 @@
 // CASE: talk slide "through maps": tcp_v4_connect's sock stored at entry, its dport read through the map at return
+// TRIGGER: tcp 4250
 #include <net/sock.h>
 
 BPF_HASH(currsock, u32, struct sock *);

@@ -10,7 +10,7 @@ import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Protocol, Tuple
+from typing import Dict, List, Optional, Protocol, Tuple
 
 from ..cases import Case
 from ..images.store import Image
@@ -46,6 +46,11 @@ class Backend(Protocol):
 
     def run(self, job: GuestJob, progress: Progress) -> GuestRun: ...
 
+    def run_programs(self, mode: str, entries: List[dict], files: Dict[str, str], rewriter: Image,
+                     kernel: Image, workdir: Path, task: str, progress: Progress) -> GuestRun:
+        """The runtime modes (oracle, runtime): compile, load, attach, trigger, read the maps; the
+        guest program's per-case <mode>.json files land in the returned outdir."""
+
 
 def guest_dir_name(case: Case) -> str:
     """A case's directory name in the guest: its id with path separators flattened."""
@@ -57,6 +62,21 @@ def new_guest_input(inp: Path) -> Path:
     (inp / "guest").mkdir(parents=True, exist_ok=True)
     for source in GUEST_DIR.glob("*.py"):
         shutil.copy(source, inp / "guest" / source.name)
+    return inp
+
+
+def write_program_input(inp: Path, mode: str, entries: List[dict], files: Dict[str, str],
+                        output_device: str = "/dev/vdd", case_timeout: int = 900) -> Path:
+    """An input directory for the runtime modes (oracle, runtime): program texts by name under cases/,
+    and one job entry per case naming them (or, in split mode, the bundles compiled from them)."""
+    if inp.exists():
+        shutil.rmtree(inp)
+    new_guest_input(inp)
+    (inp / "cases").mkdir()
+    for name, text in files.items():
+        (inp / "cases" / name).write_text(text)
+    (inp / "job.json").write_text(json.dumps({"mode": mode, "cases": entries, "case_timeout": case_timeout,
+                                              "output_device": output_device}, indent=1))
     return inp
 
 

@@ -16,7 +16,7 @@ from typing import Optional
 from ..images.store import Image
 from ..interrupt import stop_requested
 from ..progress import Progress
-from .base import GuestJob, GuestRun, tar_directory, untar_results, write_input
+from .base import GuestJob, GuestRun, tar_directory, untar_results, write_input, write_program_input
 from .qemu_argv import Disk, VmSpec, build_qemu_argv, probe_accel, show_command
 
 BOOT_TIMEOUT = 240          # seconds from qemu start to the guest's "mounted" stage, TCG included
@@ -55,6 +55,11 @@ class QemuBackend:
         inp = write_input(job, mode="run", output_device=OUTPUT_DEVICE)
         return self.boot(job.kernel, job.rewriter, inp, job.workdir, len(job.cases),
                          job.case_timeout, f"cell {job.cell_name}", progress)
+
+    def run_programs(self, mode, entries, files, rewriter, kernel, workdir, task, progress) -> GuestRun:
+        """Guest mode: bcc compiles, loads and attaches each program inside the VM."""
+        inp = write_program_input(workdir / "in", mode, entries, files, OUTPUT_DEVICE)
+        return self.boot(kernel, rewriter, inp, workdir, len(entries), 900, task, progress)
 
     def boot(self, kernel: Image, rootfs: Image, inp: Path, workdir: Path, count: int,
              case_timeout: int, task: str, progress: Progress) -> GuestRun:

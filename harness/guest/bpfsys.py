@@ -99,3 +99,131 @@ def load_program(insns, prog_type, license="GPL", kern_version=0, name="", log_s
                 text = log.value.decode(errors="replace")
                 return -1, "%s: %s" % (errno.errorcode.get(err.errno, err.errno), err.strerror), text
     return -1, "unreachable", ""
+
+
+# --- maps, read and written by fd (split mode and guest mode share these readers) ---
+BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM, BPF_MAP_GET_NEXT_KEY = 1, 2, 4
+BPF_RAW_TRACEPOINT_OPEN = 17
+
+
+def _elem_attr(fd, key, value=None, flags=0):
+    attr = bytearray(32)
+    struct.pack_into("<IIQQQ", attr, 0, fd, 0, ctypes.addressof(key),
+                     ctypes.addressof(value) if value is not None else 0, flags)
+    return attr
+
+
+def map_lookup(fd, key, value_size):
+    """The value bytes under `key` (bytes), or None when there is none."""
+    k = ctypes.create_string_buffer(key, len(key))
+    v = ctypes.create_string_buffer(value_size)
+    try:
+        _bpf(BPF_MAP_LOOKUP_ELEM, _elem_attr(fd, k, v))
+    except BpfError as e:
+        if e.errno == errno.ENOENT:
+            return None
+        raise
+    return v.raw
+
+
+def map_update(fd, key, value):
+    k = ctypes.create_string_buffer(key, len(key))
+    v = ctypes.create_string_buffer(value, len(value))
+    _bpf(BPF_MAP_UPDATE_ELEM, _elem_attr(fd, k, v))
+
+
+def map_keys(fd, key_size):
+    """Every key of a map, in the kernel's order."""
+    keys = []
+    prev = None
+    while True:
+        nxt = ctypes.create_string_buffer(key_size)
+        cur = ctypes.create_string_buffer(prev, key_size) if prev is not None else None
+        attr = bytearray(32)
+        struct.pack_into("<IIQQ", attr, 0, fd, 0, ctypes.addressof(cur) if cur is not None else 0,
+                         ctypes.addressof(nxt))
+        try:
+            _bpf(BPF_MAP_GET_NEXT_KEY, attr)
+        except BpfError as e:
+            if e.errno == errno.ENOENT:
+                return keys
+            raise
+        prev = nxt.raw
+        keys.append(prev)
+
+
+# --- attaching loaded programs: the perf-event and bpf calls libbcc itself makes ---
+SYS_PERF_EVENT_OPEN = 298         # x86_64
+PERF_TYPE_TRACEPOINT = 2
+PERF_FLAG_FD_CLOEXEC = 8
+PERF_EVENT_IOC_ENABLE = 0x2400
+PERF_EVENT_IOC_SET_BPF = 0x40042408
+TRACING = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+
+
+def _read_sys(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def _perf_event(ptype, config, config1=None):
+    """perf_event_open(2) for one kernel-wide event on cpu 0 (as libbcc opens kprobes/tracepoints)."""
+    attr = ctypes.create_string_buffer(112)
+    struct.pack_into("<IIQQ", attr, 0, ptype, 112, config, 1)          # sample_period 1
+    struct.pack_into("<I", attr, 48, 1)                                 # wakeup_events 1
+    if config1 is not None:
+        struct.pack_into("<Q", attr, 56, ctypes.addressof(config1))    # kprobe_func
+    fd = _libc.syscall(SYS_PERF_EVENT_OPEN, attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC)
+    if fd < 0:
+        e = ctypes.get_errno()
+        raise BpfError(e, "perf_event_open: " + os.strerror(e))
+    return fd
+
+
+def _enable_with(fd, prog_fd):
+    import fcntl
+    fcntl.ioctl(fd, PERF_EVENT_IOC_SET_BPF, prog_fd)
+    fcntl.ioctl(fd, PERF_EVENT_IOC_ENABLE, 0)
+    return fd
+
+
+def kernel_functions(pattern):
+    """Traceable functions matching a regular expression (bcc's event_re), from available_filter_functions."""
+    import re
+    for base in TRACING:
+        path = base + "/available_filter_functions"
+        if os.path.exists(path):
+            with open(path) as f:
+                names = [line.split()[0] for line in f if line.strip()]
+            seen = []
+            for name in names:
+                if re.match(pattern, name) and name not in seen:
+                    seen.append(name)
+            return seen
+    raise OSError(errno.ENOENT, "no available_filter_functions in tracefs")
+
+
+def attach_kprobe(prog_fd, function, retprobe=False):
+    """A kprobe through the kprobe PMU (no text written to kprobe_events); returns the event fd."""
+    pmu = "/sys/bus/event_source/devices/kprobe/"
+    config = 0
+    if retprobe:    # the format file says which config bit marks a return probe ("config:0")
+        config = 1 << int(_read_sys(pmu + "format/retprobe").split(":")[1])
+    name = ctypes.create_string_buffer(function.encode())
+    return _enable_with(_perf_event(int(_read_sys(pmu + "type")), config, name), prog_fd)
+
+
+def attach_tracepoint(prog_fd, target):
+    category, _, event = target.partition(":")
+    for base in TRACING:
+        path = "%s/events/%s/%s/id" % (base, category, event)
+        if os.path.exists(path):
+            return _enable_with(_perf_event(PERF_TYPE_TRACEPOINT, int(_read_sys(path))), prog_fd)
+    raise OSError(errno.ENOENT, "no tracepoint %s" % target)
+
+
+def attach_raw_tracepoint(prog_fd, name):
+    buf = ctypes.create_string_buffer(name.encode())
+    attr = bytearray(16)
+    struct.pack_into("<QI", attr, 0, ctypes.addressof(buf), prog_fd)
+    return _bpf(BPF_RAW_TRACEPOINT_OPEN, attr)[0]

@@ -171,7 +171,8 @@ def export_bundle(b, lib, names, types, case, out, result):
     """Split mode: everything a loader needs to load the programs in another kernel."""
     import bpfsys
     bundle = {"license": lib.bpf_module_license(b.module).decode(),
-              "kern_version": int(lib.bpf_module_kern_version(b.module)), "functions": [], "maps": {}}
+              "kern_version": int(lib.bpf_module_kern_version(b.module)), "functions": [], "maps": {},
+              "tables": {}}
     for name in names:
         insns = b.dump_func(name)
         kind = types.get(name, case.get("default_prog_type", "kprobe"))
@@ -184,43 +185,63 @@ def export_bundle(b, lib, names, types, case, out, result):
         result["functions"].append({"name": name, "prog_type": kind, "loaded": False, "pending": True,
                                     "error": "", "log": "load-%s.log" % name, "insns": count,
                                     "probe_reads": reads})
+    for name in case.get("tables", []):      # the maps a runtime check or the oracle reads back
+        facts = table_facts(b, name)
+        if str(facts["fd"]) in bundle["maps"]:
+            bundle["tables"][name] = facts
     with open(os.path.join(out, "bundle.json"), "w") as f:
         json.dump(bundle, f)
 
 
-def load_one(bundle_path, out):
-    """Split mode, in the guest: create the bundle's maps, patch their fds in, load every function."""
+def table_facts(b, name):
+    """What a reader needs of one of bcc's tables: fd, key and value sizes, whether the value is signed."""
+    import ctypes
+    t = b[name]
+    signed = issubclass(t.Leaf, (ctypes.c_byte, ctypes.c_short, ctypes.c_int, ctypes.c_long, ctypes.c_longlong))
+    return {"fd": t.map_fd, "key_size": ctypes.sizeof(t.Key), "value_size": ctypes.sizeof(t.Leaf),
+            "signed": signed}
+
+
+def load_bundle(bundle, out, log_prefix="load-"):
+    """Create a bundle's maps, patch their fds in and load every function. Returns (map fds by host fd,
+    one entry per function with its fd, or -1 and the error; a "*maps*" entry when maps failed)."""
     import bpfsys
     import resource
     # Kernels before 5.11 charge maps to RLIMIT_MEMLOCK; libbcc lifts it the same way.
     resource.setrlimit(resource.RLIMIT_MEMLOCK, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-    with open(bundle_path) as f:
-        bundle = json.load(f)
-    os.makedirs(out, exist_ok=True)
     loads = []
     fds = {}
     try:
         for host_fd, info in bundle["maps"].items():
             fds[int(host_fd)] = bpfsys.create_map(info)
     except OSError as e:
-        loads.append({"name": "*maps*", "loaded": False, "error": "map create failed: %s" % (e,)})
+        loads.append({"name": "*maps*", "loaded": False, "fd": -1, "error": "map create failed: %s" % (e,)})
     for fn in bundle["functions"]:
-        entry = {"name": fn["name"], "loaded": False, "error": "", "log": "load-%s.log" % fn["name"]}
+        entry = {"name": fn["name"], "loaded": False, "fd": -1, "error": "", "log": log_prefix + fn["name"] + ".log"}
         t0 = time.monotonic()
         if len(fds) == len(bundle["maps"]):
             insns = bpfsys.patch_map_fds(base64.b64decode(fn["insns"]), fds)
-            fd, err, log = bpfsys.load_program(insns, fn["prog_type"], bundle["license"],
-                                               bundle["kern_version"], fn["name"])
-            entry["loaded"], entry["error"] = fd >= 0, err
-            with open(os.path.join(out, entry["log"]), "w") as f:
-                f.write(log)
-            if fd >= 0:
-                os.close(fd)
+            entry["fd"], entry["error"], log = bpfsys.load_program(insns, fn["prog_type"], bundle["license"],
+                                                                   bundle["kern_version"], fn["name"])
+            entry["loaded"] = entry["fd"] >= 0
         else:
-            entry["error"] = "maps could not be created"
-            open(os.path.join(out, entry["log"]), "w").close()
+            entry["error"], log = "maps could not be created", ""
+        with open(os.path.join(out, entry["log"]), "w") as f:
+            f.write(log)
         entry["load_seconds"] = time.monotonic() - t0
         loads.append(entry)
+    return fds, loads
+
+
+def load_one(bundle_path, out):
+    """Split mode, in the guest: load every function of a bundle and record the verdicts."""
+    with open(bundle_path) as f:
+        bundle = json.load(f)
+    os.makedirs(out, exist_ok=True)
+    fds, loads = load_bundle(bundle, out)
+    for fd in list(fds.values()) + [e.pop("fd") for e in loads]:
+        if fd >= 0:
+            os.close(fd)
     with open(os.path.join(out, "loads.json"), "w") as f:
         json.dump(loads, f, indent=1)
 
@@ -266,52 +287,156 @@ def trigger_child(kind, port=0):
     return pid, w
 
 
-def run_oracle(case_path, out):
-    """Differential oracle: both programs on the same event of one trigger process."""
-    import ctypes
-    case, result, save = staged_result(case_path, out, "oracle.json")
-    NoAutoAttach = quiet_bpf_class()
+NET_KINDS = {"tc": "SCHED_CLS", "xdp": "XDP", "socket": "SOCKET_FILTER"}
 
-    programs = {}
-    base = os.path.dirname(case_path)
-    for role in ("probe", "twin"):
-        redirect_fd2(os.path.join(out, "compile-%s.log" % role))
-        with open(os.path.join(base, case["programs"][role])) as f:
-            text = f.read()
-        try:
-            programs[role] = NoAutoAttach(text=text, debug=DEBUG_PREPROCESSOR, cflags=case.get("cflags", []))
-        except Exception as e:
-            result["error"] = "%s does not compile: %s" % (role, e)
-            save()
-            return
-    result["stage"] = "attach"
-    save()
-    for role, b in programs.items():
-        redirect_fd2(os.path.join(out, "attach-%s.log" % role))
-        for name, kind, target in case["attach"]:
-            try:
-                attach(b, name, kind, target)
-            except Exception as e:
-                result["error"] = "%s: attaching %s to %s %s failed: %s" % (role, name, kind, target, e)
-                save()
-                return
-    result["stage"] = "trigger"
-    words = case.get("trigger", "open").split()
+
+class BccPrograms(object):
+    """Guest mode: bcc compiles the program in this kernel and attaches it itself."""
+
+    def __init__(self, text, cflags):
+        self.b = quiet_bpf_class()(text=text, debug=DEBUG_PREPROCESSOR, cflags=cflags)
+
+    def table(self, name):
+        return table_facts(self.b, name)
+
+    def attach(self, name, kind, target, net):
+        if kind in NET_KINDS:
+            from bcc import BPF
+            fn = self.b.load_func(name, getattr(BPF, NET_KINDS[kind]))
+            net.attach(kind, fn.fd, target, bcc_fn=fn)
+        else:
+            attach(self.b, name, kind, target)
+
+    def close(self):
+        self.b.cleanup()
+
+
+class BundlePrograms(object):
+    """Split mode: programs bcc compiled on the host, loaded and attached by the harness's own loader with
+    the calls libbcc makes (perf_event_open with the kprobe PMU or a tracepoint id, raw tracepoint open)
+    and pyroute2 for tc/XDP."""
+
+    def __init__(self, bundle_path, out, role):
+        import bpfsys
+        self.bpfsys = bpfsys
+        with open(bundle_path) as f:
+            self.bundle = json.load(f)
+        self.maps, loads = load_bundle(self.bundle, out, "load-%s-" % role)
+        self.progs = dict((e["name"], e["fd"]) for e in loads if e.get("fd", -1) >= 0)
+        self.events = []
+        failed = [e for e in loads if not e["loaded"]]
+        if failed:
+            self.close()
+            raise OSError("loading %s failed: %s" % (failed[0]["name"], failed[0]["error"]))
+
+    def table(self, name):
+        facts = dict(self.bundle["tables"][name])
+        facts["fd"] = self.maps[facts["fd"]]
+        return facts
+
+    def attach(self, name, kind, target, net):
+        fd = self.progs[name]
+        if kind in NET_KINDS:
+            net.attach(kind, fd, target)
+        elif kind in ("kprobe", "kretprobe"):
+            # event_re as bcc does it: every match it can attach, an error only when none attaches
+            functions = self.bpfsys.kernel_functions(target[3:]) if target.startswith("re:") else [target]
+            errors = []
+            for function in functions:
+                try:
+                    self.events.append(self.bpfsys.attach_kprobe(fd, function, kind == "kretprobe"))
+                except OSError as e:
+                    errors.append("%s: %s" % (function, e))
+            if len(errors) == len(functions):
+                raise OSError("cannot attach %s to %s %s: %s" % (name, kind, target, "; ".join(errors) or "no match"))
+        elif kind == "tracepoint":
+            self.events.append(self.bpfsys.attach_tracepoint(fd, target))
+        elif kind == "raw_tracepoint":
+            self.events.append(self.bpfsys.attach_raw_tracepoint(fd, target))
+        else:
+            raise ValueError("cannot attach %s" % kind)
+
+    def close(self):
+        for fd in self.events + list(self.progs.values()) + list(self.maps.values()):
+            os.close(fd)
+        self.events, self.progs, self.maps = [], {}, {}
+
+
+def open_programs(case, role, base, out):
+    """The case's program for `role`: from a bundle compiled on the host when the job carries one (split
+    mode), else compiled here by bcc (guest mode). bcc's output goes to compile-<role>.log."""
+    bundle = case.get("bundles", {}).get(role)
+    if bundle:
+        return BundlePrograms(os.path.join(base, bundle), out, role)
+    redirect_fd2(os.path.join(out, "compile-%s.log" % role))
+    with open(os.path.join(base, case["programs"][role])) as f:
+        return BccPrograms(f.read(), case.get("cflags", []))
+
+
+def read_int(table, key):
+    """An integer map value under an integer key, as bcc's table API would give it; None when absent."""
+    import bpfsys
+    raw = bpfsys.map_lookup(table["fd"], key.to_bytes(table["key_size"], "little"), table["value_size"])
+    if raw is None:
+        return None
+    return int.from_bytes(raw[:8] if table["value_size"] > 8 else raw, "little", signed=table["signed"])
+
+
+def read_recorded(table):
+    """The oracle's per-site values: site id (u32 key) -> the bytes recorded (struct {u32 len; u8 bytes[]})."""
+    import bpfsys
+    values = {}
+    for key in bpfsys.map_keys(table["fd"], table["key_size"]):
+        raw = bpfsys.map_lookup(table["fd"], key, table["value_size"])
+        if raw is not None:
+            length = struct.unpack_from("<I", raw, 0)[0]
+            values[str(struct.unpack_from("<I", key, 0)[0])] = raw[4:4 + length].hex()
+    return values
+
+
+def run_trigger(words, programs, result):
+    """The case's trigger child, with its pid set in the oracle's config map first when there is one."""
+    import bpfsys
     pid, go = trigger_child(words[0], int(words[1]) if len(words) > 1 else 0)
-    for b in programs.values():
-        b["__harness_cfg"][ctypes.c_int(0)] = ctypes.c_uint(pid)
+    for p in programs:
+        cfg = p.table("__harness_cfg")
+        bpfsys.map_update(cfg["fd"], struct.pack("<I", 0), struct.pack("<I", pid).ljust(cfg["value_size"], b"\0"))
+    result["pid"], result["ppid"] = pid, os.getpid()
     os.write(go, b"x")
     os.close(go)
     os.waitpid(pid, 0)
-    result["pid"] = pid
-    for role, b in programs.items():
-        values = {}
-        for k, v in b["__harness_values"].items():
-            values[str(k.value)] = bytes(bytearray(v.bytes))[: v.len].hex()
-        result["values"][role] = values
-        b.cleanup()
-    result["stage"] = "done"
-    save()
+
+
+def run_oracle(case_path, out):
+    """Differential oracle: both programs on the same event of one trigger process."""
+    case, result, save = staged_result(case_path, out, "oracle.json")
+    programs = {}
+    try:
+        for role in ("probe", "twin"):
+            try:
+                programs[role] = open_programs(case, role, os.path.dirname(case_path), out)
+            except Exception as e:   # bcc's compile error, or (split mode) the loader's load error
+                result["error"] = "%s does not compile or load: %s" % (role, e)
+                return
+        result["stage"] = "attach"
+        save()
+        for role, p in programs.items():
+            redirect_fd2(os.path.join(out, "attach-%s.log" % role))
+            for name, kind, target in case["attach"]:
+                try:
+                    p.attach(name, kind, target, None)
+                except Exception as e:
+                    result["error"] = "%s: attaching %s to %s %s failed: %s" % (role, name, kind, target, e)
+                    return
+        result["stage"] = "trigger"
+        run_trigger(case.get("trigger", "open").split(), list(programs.values()), result)
+        for role, p in programs.items():
+            result["values"][role] = read_recorded(p.table("__harness_values"))
+        result["stage"] = "done"
+    finally:
+        save()
+        for p in programs.values():
+            p.close()
 
 
 EXTRACT_SHIM = """
@@ -446,23 +571,40 @@ class Net(object):
         finally:
             ns.close()
 
-    def attach(self, b, name, kind, target):
-        from bcc import BPF
+    def attach(self, kind, fd, target, bcc_fn=None):
+        """tc through pyroute2 in both modes; XDP and socket filters through bcc when bcc loaded the
+        program (guest mode), else through pyroute2 and a packet socket, as libbcc does it."""
         if kind == "tc":
-            fn = b.load_func(name, BPF.SCHED_CLS)
             self.ipr.tc("add", "clsact", self.idx)
             parent = "ffff:fff2" if target == "ingress" else "ffff:fff3"
-            self.ipr.tc("add-filter", "bpf", self.idx, ":1", fd=fn.fd, name=fn.name, parent=parent,
+            self.ipr.tc("add-filter", "bpf", self.idx, ":1", fd=fd, name="harness", parent=parent,
                         classid=1, direct_action=True)
+        elif kind == "xdp" and bcc_fn is not None:
+            from bcc import BPF
+            BPF.attach_xdp(HOST_IF, bcc_fn, 1 << 1)        # XDP_FLAGS_SKB_MODE: generic, any driver
         elif kind == "xdp":
-            fn = b.load_func(name, BPF.XDP)
-            b.attach_xdp(HOST_IF, fn, 1 << 1)          # XDP_FLAGS_SKB_MODE: generic, any driver
+            self.attach_xdp(fd)
+        elif kind == "socket" and bcc_fn is not None:
+            from bcc import BPF
+            BPF.attach_raw_socket(bcc_fn, HOST_IF)
+            self.keep = bcc_fn
         elif kind == "socket":
-            fn = b.load_func(name, BPF.SOCKET_FILTER)
-            BPF.attach_raw_socket(fn, HOST_IF)
-            self.keep = fn
+            import socket
+            self.keep = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))   # ETH_P_ALL
+            self.keep.bind((HOST_IF, 0))
+            self.keep.setsockopt(socket.SOL_SOCKET, 50, fd)                                # SO_ATTACH_BPF
         else:
             raise ValueError("cannot attach %s" % kind)
+
+    def attach_xdp(self, fd):
+        """XDP through pyroute2 with IFLA_XDP_FD alone, so the kernel picks the mode (native on veth):
+        pyroute2 0.7 and 0.8 encode IFLA_XDP_FLAGS in 16 bits where the kernel wants 32, and 0.5 only
+        knows IFLA_XDP as raw bytes."""
+        from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+        if hasattr(ifinfmsg, "xdp"):
+            self.ipr.link("set", index=self.idx, xdp={"attrs": [("IFLA_XDP_FD", fd)]})
+        else:
+            self.ipr.link("set", index=self.idx, xdp=struct.pack("<HHi", 8, 1, fd))
 
     def send_udp(self, count, size, port):
         import socket
@@ -494,41 +636,25 @@ class Net(object):
 def run_runtime(case_path, out):
     """Runtime checks: attach the case, run its trigger, read the map values its EXPECT-MAP lines name."""
     case, result, save = staged_result(case_path, out, "runtime.json")
-    NoAutoAttach = quiet_bpf_class()
-
-    redirect_fd2(os.path.join(out, "compile-runtime.log"))
-    with open(os.path.join(os.path.dirname(case_path), case["file"])) as f:
-        b = NoAutoAttach(text=f.read(), cflags=case.get("cflags", []))
-    net = None
+    net = programs = None
     trigger = case.get("trigger", "open").split()
     try:
-        if trigger[0] == "udp" or any(kind in ("tc", "xdp", "socket") for _, kind, _ in case["attach"]):
+        programs = open_programs(case, "runtime", os.path.dirname(case_path), out)
+        if trigger[0] == "udp" or any(kind in NET_KINDS for _, kind, _ in case["attach"]):
             result["stage"] = "network"
             save()
             net = Net()
         result["stage"] = "attach"
         for name, kind, target in case["attach"]:
-            if kind in ("tc", "xdp", "socket"):
-                net.attach(b, name, kind, target)
-            else:
-                attach(b, name, kind, target)
+            programs.attach(name, kind, target, net)
         result["stage"] = "trigger"
         save()
         if trigger[0] == "udp":
             net.send_udp(int(trigger[1]), int(trigger[2]), int(trigger[3]))
         else:
-            pid, go = trigger_child(trigger[0], int(trigger[1]) if len(trigger) > 1 else 0)
-            result["pid"], result["ppid"] = pid, os.getpid()
-            os.write(go, b"x")
-            os.close(go)
-            os.waitpid(pid, 0)
+            run_trigger(trigger, [], result)
         for name, key, _op, _value in case["expect_map"]:
-            table = b[name]
-            try:
-                leaf = table[table.Key(key)]
-                result["values"]["%s[%d]" % (name, key)] = int(getattr(leaf, "value", leaf))
-            except KeyError:
-                result["values"]["%s[%d]" % (name, key)] = None
+            result["values"]["%s[%d]" % (name, key)] = read_int(programs.table(name), key)
         result["stage"] = "done"
     except Exception as e:
         result["error"] = "%s: %s: %s" % (result["stage"], type(e).__name__, e)
@@ -536,7 +662,8 @@ def run_runtime(case_path, out):
         save()
         if net is not None:
             net.close()
-        b.cleanup()
+        if programs is not None:
+            programs.close()
 
 
 def capture(out):
