@@ -1,5 +1,5 @@
 // CASE: talk slide "from the context argument": a task pointer taken from PT_REGS_PARM1(ctx) is external
-// ATTACH: from_ctx kprobe re:^finish_task_switch
+// ATTACH: from_ctx kprobe re:^finish_task_switch(\.isra\.\d+)?$
 #include <linux/sched.h>
 
 int from_ctx(struct pt_regs *ctx)

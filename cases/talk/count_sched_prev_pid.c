@@ -1,5 +1,5 @@
 // CASE: talk slide "count_sched": prev->pid on finish_task_switch's argument becomes one probe read
-// ATTACH: count_sched kprobe re:^finish_task_switch
+// ATTACH: count_sched kprobe re:^finish_task_switch(\.isra\.\d+)?$
 #include <linux/sched.h>
 
 int count_sched(struct pt_regs *ctx, struct task_struct *prev)

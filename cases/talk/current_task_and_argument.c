@@ -1,5 +1,5 @@
 // CASE: talk slide "sources of external pointers": bpf_get_current_task() and the kprobe argument are both kernel memory
-// ATTACH: count_sched kprobe re:^finish_task_switch
+// ATTACH: count_sched kprobe re:^finish_task_switch(\.isra\.\d+)?$
 #include <linux/sched.h>
 
 int count_sched(struct pt_regs *ctx, struct task_struct *prev)

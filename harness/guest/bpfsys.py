@@ -187,22 +187,6 @@ def _enable_with(fd, prog_fd):
     return fd
 
 
-def kernel_functions(pattern):
-    """Traceable functions matching a regular expression (bcc's event_re), from available_filter_functions."""
-    import re
-    for base in TRACING:
-        path = base + "/available_filter_functions"
-        if os.path.exists(path):
-            with open(path) as f:
-                names = [line.split()[0] for line in f if line.strip()]
-            seen = []
-            for name in names:
-                if re.match(pattern, name) and name not in seen:
-                    seen.append(name)
-            return seen
-    raise OSError(errno.ENOENT, "no available_filter_functions in tracefs")
-
-
 def attach_kprobe(prog_fd, function, retprobe=False):
     """A kprobe through the kprobe PMU (no text written to kprobe_events); returns the event fd."""
     pmu = "/sys/bus/event_source/devices/kprobe/"

@@ -270,6 +270,10 @@ def trigger_child(kind, port=0):
             import ctypes
             ctypes.CDLL(None).prctl(15, b"harness-trig", 0, 0, 0)   # PR_SET_NAME: a comm to expect
             os.read(r, 1)
+            # Block once more before acting: the programs' pid filters are set one after the other while
+            # this child may already run on the other CPU, so a context-switch hook (finish_task_switch)
+            # must see a switch into this child after all of them are set.
+            time.sleep(0.02)
             if kind == "open":
                 with open("/etc/hostname", "rb") as f:
                     f.read()
@@ -339,8 +343,12 @@ class BundlePrograms(object):
         if kind in NET_KINDS:
             net.attach(kind, fd, target)
         elif kind in ("kprobe", "kretprobe"):
-            # event_re as bcc does it: every match it can attach, an error only when none attaches
-            functions = self.bpfsys.kernel_functions(target[3:]) if target.startswith("re:") else [target]
+            # event_re as the cell's own bcc resolves it (releases differ: 0.31 wants a full match), and
+            # as bcc attaches it: every match it can, an error only when none attaches
+            functions = [target]
+            if target.startswith("re:"):
+                from bcc import BPF
+                functions = sorted(f.decode() for f in BPF.get_kprobe_functions(target[3:].encode()))
             errors = []
             for function in functions:
                 try:
