@@ -77,6 +77,12 @@ def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_t
     backend = backend_for(mode)
     results: List[Result] = []
     interrupted = False
+
+    def one(cell):
+        return [run_cell(cell, cases, backend_for(mode, cell), run.cell_dir(cell.name), progress, case_timeout,
+                         use_cache, cell.name in oracle_cells)]
+    box_cells = [c for c in cells if c.backend != "qemu"]      # Vagrant cells run in their own box
+    cells = [c for c in cells if c.backend == "qemu"]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         if isinstance(backend, SplitBackend):   # one loading boot per kernel, for all its rewriters
             groups: Dict[str, list] = {}
@@ -86,9 +92,8 @@ def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_t
                                    {c.name: run.cell_dir(c.name) for c in group}, progress, case_timeout,
                                    use_cache, oracle_cells): group for group in groups.values()}
         else:
-            futures = {pool.submit(lambda c: [run_cell(c, cases, backend, run.cell_dir(c.name), progress,
-                                                        case_timeout, use_cache, c.name in oracle_cells)], cell): cell
-                       for cell in cells}
+            futures = {pool.submit(one, cell): cell for cell in cells}
+        futures.update({pool.submit(one, cell): cell for cell in box_cells})
         pending = set(futures)
         while pending:
             try:

@@ -66,7 +66,7 @@ class CellRunner:
             if reporter and detail:
                 reporter.write_line(f"[{task}] {done}/{total or '?'} {detail}")
 
-        out = run_cell(cell, cases, backend_for(self.config.getoption("mode")), self.run_dir.cell_dir(cell.name),
+        out = run_cell(cell, cases, backend_for(self.config.getoption("mode"), cell), self.run_dir.cell_dir(cell.name),
                        progress, self.config.getoption("case_timeout"), not self.config.getoption("no_cache"),
                        self.config.getoption("oracle"))
         self.run_dir.record_observations(cell.name, list(out.observations))

@@ -15,7 +15,7 @@ class Requirement:
     what: str
     package: str
     present: bool
-    optional: bool = False      # only the harness's own tests need it (the report rendering check)
+    optional: bool = False      # only the harness's own tests (and Vagrant cells) need it
 
 
 def _static_elf(path: Path) -> bool:
@@ -39,7 +39,27 @@ def requirements() -> List[Requirement]:
         Requirement("apt-get", "apt", bool(have("apt-get"))),
         Requirement("chromium (report check)", "chromium", bool(have("chromium")), optional=True),
         Requirement("cvise (triage --reduce)", "cvise", bool(have("cvise")), optional=True),
-    ]
+    ] + vagrant_requirements()
+
+
+def vagrant_requirements() -> List[Requirement]:
+    """Vagrant cells (vms/matrix.toml backend = "vagrant") and tests/test_vagrant.py. Only the daemon and
+    its drivers, not libvirt-daemon-system: that one starts libvirtd and its NAT network on the host,
+    where the test starts its own inside a network namespace."""
+    have = shutil.which
+    libdir = Path("/usr/lib") / "x86_64-linux-gnu" / "libvirt" / "connection-driver"
+    return [Requirement(what, package, present, optional=True) for what, package, present in [
+        ("vagrant", "vagrant", bool(have("vagrant"))),
+        ("vagrant-libvirt", "vagrant-libvirt",
+         any(Path("/usr/share/rubygems-integration/all/gems").glob("vagrant-libvirt-*"))),
+        ("libvirtd", "libvirt-daemon", Path("/usr/sbin/libvirtd").exists()),
+        ("libvirt's qemu driver", "libvirt-daemon-driver-qemu", (libdir / "libvirt_driver_qemu.so").exists()),
+        ("virsh", "libvirt-clients", bool(have("virsh"))),
+        ("dnsmasq (libvirt's DHCP)", "dnsmasq-base", Path("/usr/sbin/dnsmasq").exists()),
+        ("iptables (libvirt's network rules)", "iptables", Path("/usr/sbin/iptables").exists()),
+        ("qemu-img (box disks)", "qemu-utils", bool(have("qemu-img"))),
+        ("ssh-keygen (box keys)", "openssh-client", bool(have("ssh-keygen"))),
+    ]]
 
 
 def install_command(missing: List[Requirement]) -> List[str]:

@@ -112,10 +112,8 @@ def signature(result: Result, obs: Optional[Observation]) -> Signature:
 
 def run_cells(case: Case, cells: List[Cell], mode: str, workdir: Path, jobs: int,
               progress: Progress = silent) -> Dict[str, Tuple[Result, Optional[Observation]]]:
-    backend = backend_for(mode)
-
     def one(cell):
-        out = run_cell(cell, [case], backend, workdir / cell.name, progress)
+        out = run_cell(cell, [case], backend_for(mode, cell), workdir / cell.name, progress)
         obs = out.observations[0] if out.observations else None
         return cell.name, (out.results[0], obs)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:

@@ -15,5 +15,9 @@ def resolve_mode(mode: str) -> str:
     return mode
 
 
-def backend_for(mode: str) -> Backend:
+def backend_for(mode: str, cell=None) -> Backend:
+    """A Vagrant cell (vms/matrix.toml backend = "vagrant") always runs in its box, whatever the mode."""
+    if cell is not None and cell.backend == "vagrant":
+        from .vagrant import VagrantBackend     # python-vagrant is needed only for Vagrant cells
+        return VagrantBackend()
     return SplitBackend() if resolve_mode(mode) == "split" else QemuBackend()

@@ -57,7 +57,7 @@ class KernelSpec:
                                             "recipe": KERNEL_RECIPE, "init": init})
 
 
-def _run(argv: List[str], what: str, **kw) -> str:
+def run_tool(argv: List[str], what: str, **kw) -> str:
     proc = subprocess.run(argv, capture_output=True, text=True, **kw)
     if proc.returncode != 0:
         raise ImageError(f"{what} failed (exit {proc.returncode}): {' '.join(argv[:3])} ...\n"
@@ -65,10 +65,10 @@ def _run(argv: List[str], what: str, **kw) -> str:
     return proc.stdout
 
 
-def _ext4_disk(tree: Path, out: Path, label: str) -> None:
-    used = int(_run(["du", "-sb", str(tree)], "du").split()[0])
+def ext4_disk(tree: Path, out: Path, label: str) -> None:
+    used = int(run_tool(["du", "-sb", str(tree)], "du").split()[0])
     size_mb = int(used * 1.25 / 2**20) + 128
-    _run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", label, "-d", str(tree), str(out), f"{size_mb}M"],
+    run_tool(["mke2fs", "-q", "-F", "-t", "ext4", "-L", label, "-d", str(tree), str(out), f"{size_mb}M"],
          f"mke2fs of {label}")
 
 
@@ -93,7 +93,7 @@ def rewriter_image(spec: RewriterSpec, progress: Progress = silent) -> Image:
         argv += [f"--dpkgopt=path-exclude={p}" for p in DPKG_EXCLUDES]
         argv += ["--aptopt=Acquire::Check-Valid-Until \"false\""]
         argv += [spec.suite, str(root), apt.source_line()]
-        _run(argv, f"mmdebstrap of {spec.suite}")
+        run_tool(argv, f"mmdebstrap of {spec.suite}")
         versions = dpkg_versions(root)
         if "python3-bpfcc" not in versions:
             raise ImageError(f"{spec.suite}: python3-bpfcc did not install")
@@ -101,7 +101,7 @@ def rewriter_image(spec: RewriterSpec, progress: Progress = silent) -> Image:
         for d in ("mnt/kernel", "run/harness"):
             (root / d).mkdir(parents=True, exist_ok=True)
         progress(task, 2, 3, "ext4 disk")
-        _ext4_disk(root, scratch / "rootfs.img", "rewriter")
+        ext4_disk(root, scratch / "rootfs.img", "rewriter")
         progress(task, 3, 3, "done")
         python = next((v for k, v in versions.items() if re.fullmatch(r"python3\.\d+", k)), "")
         return {
@@ -142,13 +142,13 @@ def kernel_image(spec: KernelSpec, progress: Progress = silent) -> Image:
             extract_deb(deb, tree)
         shutil.rmtree(scratch / "debs")
         _normalize_modules(tree, kver)
-        _run(["depmod", "-b", str(tree), kver], "depmod")
+        run_tool(["depmod", "-b", str(tree), kver], "depmod")
         progress(task, 3, 5, "initramfs")
         shutil.copy(_find(tree, kver, "vmlinuz"), scratch / "vmlinuz")
         shutil.copy(_find(tree, kver, "System.map"), scratch / "System.map")
         modules = initramfs.build(tree, kver, scratch / "initrd.img")
         progress(task, 4, 5, "ext4 disk")
-        _ext4_disk(tree, scratch / "kernel.img", "kernel")
+        ext4_disk(tree, scratch / "kernel.img", "kernel")
         progress(task, 5, 5, "done")
         return {
             "suite": spec.suite,

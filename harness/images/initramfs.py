@@ -73,11 +73,11 @@ def build(tree: Path, kver: str, out: Path) -> List[str]:
         base = mod.name.split(".ko")[0]
         names.append(base)
         entries.append((f"modules/{i:02d}-{base}.ko", 0o100644, _decompressed(mod)))
-    out.write_bytes(gzip.compress(_newc(entries), compresslevel=6, mtime=0))
+    out.write_bytes(gzip.compress(newc_archive(entries), compresslevel=6, mtime=0))
     return names
 
 
-def _newc(entries: List[Tuple[str, int, bytes]]) -> bytes:
+def newc_archive(entries: List[Tuple[str, int, bytes]]) -> bytes:
     blob = bytearray()
     for ino, (name, mode, data) in enumerate(entries + [("TRAILER!!!", 0, b"")], start=1):
         nlink = 2 if mode & 0o40000 else 1
