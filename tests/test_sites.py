@@ -13,7 +13,7 @@ def test_recorded_rewrites_land_on_original_columns(recorded):
     case, obs, _ = recorded("cases/seed/sock_in_map.c")
     sites = find_sites(case.text, obs.rewritten)
     assert [(s.line, s.col, s.text, s.form, s.helper) for s in sites] == [
-        (20, 17, "(*skpp)->__sk_common.skc_dport", "member", "bpf_probe_read")]
+        (23, 17, "(*skpp)->__sk_common.skc_dport", "member", "bpf_probe_read")]
     assert "bpf_probe_read" in obs.rewritten.splitlines()[sites[0].rewritten_line - 1]
 
 

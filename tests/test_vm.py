@@ -101,10 +101,11 @@ def test_fidelity_guest_and_split_agree_on_the_seed_cases(tmp_path):
                    "cases/oracle/comm_subscript.c", env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 difference(s) in 5 cases" in proc.stdout
-    row = next(ln for ln in proc.stdout.splitlines() if "socket_filter_ipv4" in ln)
-    assert row.count("runtime: seen[0] >= 3 as expected") == 2, row
-    row = next(ln for ln in proc.stdout.splitlines() if "comm_subscript" in ln)
-    assert row.count("WRONG-READ at 1 site(s)") == 2, row
+    rows = {case: next(ln for ln in proc.stdout.splitlines() if ln.startswith("│") and case in ln)
+            for case in ("socket_filter_ipv4", "comm_subscript", "seed/sock_in_map")}     # table rows, not bars
+    assert rows["socket_filter_ipv4"].count("runtime: seen[0] >= 3 as expected") == 2, rows
+    assert rows["comm_subscript"].count("WRONG-READ at 1 site(s)") == 2, rows
+    assert rows["seed/sock_in_map"].count("agrees: 1 site(s)") == 2, rows
     split_obs = list((tmp_path / "latest" / "cells").glob("*-split/observations/*.json"))
     assert len(split_obs) == 3
     launder = json.loads(next(p for p in split_obs if "sock_through_u64" in p.name).read_text())

@@ -1,4 +1,6 @@
 // CASE: a task pointer saved in a BPF_HASH by one program and copied out of the map in another stays external
+// ATTACH: save_task kprobe do_sys_openat2
+// ATTACH: load_task kretprobe do_sys_openat2
 #include <linux/sched.h>
 
 BPF_HASH(saved_task, u32, struct task_struct *);

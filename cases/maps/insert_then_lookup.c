@@ -1,4 +1,6 @@
 // CASE: a pointer stored with insert() (not update) marks the map as holding external pointers
+// ATTACH: insert_task kprobe do_sys_openat2
+// ATTACH: read_inserted kretprobe do_sys_openat2
 #include <linux/sched.h>
 
 BPF_HASH(inserted, u64, struct task_struct *);

@@ -1,4 +1,6 @@
 // CASE: a kprobe argument parked in a BPF_PERCPU_ARRAY slot and read back in another program
+// ATTACH: park_file kprobe vfs_open
+// ATTACH: file_flags_later kretprobe vfs_open
 #include <linux/fs.h>
 
 BPF_PERCPU_ARRAY(open_file, struct file *, 1);

@@ -1,4 +1,6 @@
 // CASE: two maps with the same 8-byte value size: only the one that received a kernel pointer yields external data
+// ATTACH: stash_and_count kprobe do_sys_openat2
+// ATTACH: use_both kretprobe do_sys_openat2
 #include <linux/sched.h>
 
 BPF_HASH(task_by_pid, u32, struct task_struct *);

@@ -1,4 +1,6 @@
 // CASE: a map value struct with a task pointer field: rec->task->tgid is external, rec->ts is map memory
+// ATTACH: save_rec kprobe do_sys_openat2
+// ATTACH: use_rec kretprobe do_sys_openat2
 #include <linux/sched.h>
 
 struct task_rec {

@@ -1,4 +1,5 @@
 // CASE: a kprobe argument is kernel memory: reading prev->pid needs a probe read
+// ATTACH: count_sched kprobe re:^finish_task_switch(\.isra\.\d+)?$
 #include <linux/sched.h>
 
 int count_sched(struct pt_regs *ctx, struct task_struct *prev)

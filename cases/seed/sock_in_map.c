@@ -1,4 +1,7 @@
 // CASE: a socket pointer stored in a map and read back through a pointer to it stays external
+// ATTACH: remember_sock kprobe tcp_v4_connect
+// ATTACH: read_dport kretprobe tcp_v4_connect
+// TRIGGER: tcp 4251
 #include <net/sock.h>
 
 BPF_HASH(currsock, u32, struct sock *);

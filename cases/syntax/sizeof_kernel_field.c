@@ -1,4 +1,5 @@
 // CASE: sizeof(prev->comm) and sizeof(*prev) are unevaluated and must not be rewritten
+// ATTACH: sizes kprobe re:^finish_task_switch(\.isra\.\d+)?$
 #include <linux/sched.h>
 
 int sizes(struct pt_regs *ctx, struct task_struct *prev)

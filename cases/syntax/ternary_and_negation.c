@@ -1,4 +1,5 @@
 // CASE: dereferences under ?: and ! are rewritten without losing the operators
+// ATTACH: pick kprobe re:^finish_task_switch(\.isra\.\d+)?$
 #include <linux/sched.h>
 
 int pick(struct pt_regs *ctx, struct task_struct *prev)

@@ -1,4 +1,5 @@
 // CASE: talk slide "what identifies a variable": a helper's local named task is stack memory, the argument task is not
+// ATTACH: count_sched kprobe re:^finish_task_switch(\.isra\.\d+)?$
 #include <linux/sched.h>
 #include <linux/dcache.h>
 

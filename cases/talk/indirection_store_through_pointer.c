@@ -1,4 +1,6 @@
 // CASE: talk slide "levels of indirection": *ptr = sk stores into the stack; only the member read through *ptr is rewritten
+// ATTACH: test kprobe tcp_v4_connect
+// TRIGGER: tcp 4252
 #include <net/sock.h>
 
 int test(struct pt_regs *ctx, struct sock *sk)
