@@ -16,6 +16,7 @@ rewritten. Both programs attach to the same hook and fire on the same event of t
 Spans come from libclang's tokens of the original (the AST cannot be trusted without kernel headers).
 """
 
+import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -112,6 +113,9 @@ def _twin_expr(site: Site, inner: List[Site], data: bytes, starts: List[int]) ->
     return _replace(data[s0:s1], edits).decode()
 
 
+UNEVALUATED = re.compile(rb"\b(sizeof|typeof|__typeof__|_Alignof|offsetof)\s*(\(\s*)?$")
+
+
 def build(original: str, sites: List[Site]) -> Programs:
     """The probe and twin programs for a case whose rewrite produced `sites`."""
     if not sites:
@@ -119,6 +123,10 @@ def build(original: str, sites: List[Site]) -> Programs:
     sites = _placed(list(sites))
     starts = _offsets(original)
     data = original.encode()
+    for site in sites:   # an operand of sizeof/typeof is never read: there is no value to compare
+        if UNEVALUATED.search(data[:_span(site, starts)[0]]):
+            raise OracleError(f"site {site.text!r} (line {site.line}) is never evaluated "
+                              f"(an operand of sizeof or typeof)")
     outer = [s for s in sites if s.depth == 0]
     probe_edits, twin_edits = [], []
     for n, site in enumerate(outer, 1):

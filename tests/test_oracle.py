@@ -86,3 +86,13 @@ def test_a_value_that_changed_at_the_right_address_is_not_a_wrong_read():
     assert [(v.wrong, v.volatile) for v in verdicts] == [(False, True), (True, False)]
     # both programs see one fixed "random" number, so a random choice cannot split them
     assert "#define bpf_get_prandom_u32()" in programs.probe and "#define bpf_get_prandom_u32()" in programs.twin
+
+
+def test_an_operand_of_sizeof_or_typeof_cannot_be_judged():
+    """Never evaluated, so neither program records a value: 'cannot judge', not a silent trigger."""
+    for line in ("  return sizeof(*p);", "  return sizeof p->a;", "  typeof(p->a) x = 0; return x;"):
+        original = "int f(struct pt_regs *ctx, struct s *p) {\n" + line + "\n}\n"
+        text = "*p" if "*p" in line else "p->a"
+        col = line.index(text) + 1
+        with pytest.raises(OracleError, match="never evaluated"):
+            build(original, [site(text, 2, col, form="deref" if text == "*p" else "member")])

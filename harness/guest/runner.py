@@ -334,6 +334,9 @@ class BundlePrograms(object):
             raise OSError("loading %s failed: %s" % (failed[0]["name"], failed[0]["error"]))
 
     def table(self, name):
+        """None when no function uses the map: the program can never write it."""
+        if name not in self.bundle["tables"]:
+            return None
         facts = dict(self.bundle["tables"][name])
         facts["fd"] = self.maps[facts["fd"]]
         return facts
@@ -394,6 +397,8 @@ def read_recorded(table):
     """The oracle's per-site values: site id (u32 key) -> the bytes recorded (struct {u32 len; u8 bytes[]})."""
     import bpfsys
     values = {}
+    if table is None:
+        return values
     for key in bpfsys.map_keys(table["fd"], table["key_size"]):
         raw = bpfsys.map_lookup(table["fd"], key, table["value_size"])
         if raw is not None:
@@ -406,8 +411,7 @@ def run_trigger(words, programs, result):
     """The case's trigger child, with its pid set in the oracle's config map first when there is one."""
     import bpfsys
     pid, go = trigger_child(words[0], int(words[1]) if len(words) > 1 else 0)
-    for p in programs:
-        cfg = p.table("__harness_cfg")
+    for cfg in filter(None, (p.table("__harness_cfg") for p in programs)):
         bpfsys.map_update(cfg["fd"], struct.pack("<I", 0), struct.pack("<I", pid).ljust(cfg["value_size"], b"\0"))
     result["pid"], result["ppid"] = pid, os.getpid()
     os.write(go, b"x")
