@@ -67,7 +67,7 @@ def test_bad_case_is_reported_with_file_and_line_and_the_others_still_ran(seed_r
 def test_sites_mapped_back_and_bytecode_counted(seed_run):
     _, rows, _ = seed_run
     (site,) = rows["seed/count_sched"]["actual_sites"]
-    assert (site["text"], site["line"], site["col"]) == ("prev->pid", 6, 12)
+    assert (site["text"], site["line"], site["col"]) == ("prev->pid", 7, 12)
     assert rows["seed/count_sched"]["probe_reads"] == 1
 
 
