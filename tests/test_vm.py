@@ -107,7 +107,7 @@ def test_fidelity_guest_and_split_agree_on_the_seed_cases(tmp_path):
     assert rows["comm_subscript"].count("WRONG-READ at 1 site(s)") == 2, rows
     assert rows["seed/sock_in_map"].count("agrees: 1 site(s)") == 2, rows
     split_obs = list((tmp_path / "latest" / "cells").glob("*-split/observations/*.json"))
-    assert len(split_obs) == 3
+    assert len(split_obs) == 5
     launder = json.loads(next(p for p in split_obs if "sock_through_u64" in p.name).read_text())
     rejected = [f for f in launder["functions"] if not f["loaded"]]
     assert [f["name"] for f in rejected] == ["read_family"]
