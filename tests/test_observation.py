@@ -1,6 +1,6 @@
 """Reading the guest program's raw files: bcc's debug output and verifier logs."""
 
-from harness.guest.runner import bytecode_facts
+from harness.guest.guestlib import bytecode_facts
 from harness.observation import split_compile_log
 from harness.verifier import parse_rejection
 

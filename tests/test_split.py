@@ -85,7 +85,7 @@ def test_merge_marks_a_lost_load_as_harness_trouble(tmp_path):
 def test_personality_capture_reads_zero_sized_virtual_files(tmp_path):
     """tracefs reports size 0 for format files; the capture must read them, not trust stat()."""
     import tarfile
-    from harness.guest.runner import _add_file
+    from harness.guest.mode_capture import _add_file
     src = Path("/proc/self/status")           # procfs: stat() says 0 bytes, reading gives content
     assert src.stat().st_size == 0
     with tarfile.open(tmp_path / "p.tar", "w") as tar:
