@@ -4,27 +4,23 @@ import json
 import re
 import shutil
 import sys
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import setup as host_setup
 from .backends import backend_for, resolve_mode
-from .classify import Result
 from .history import History, HistoryError, record_rundir
-from .interrupt import request_stop
 from .cases import CaseError, load_cases
 from .images.build import describe, kernel_image, rewriter_image
 from .images.store import images_root, list_images
 from .matrix import MatrixError, load_matrix
 from .outcome import Outcome
 from .paths import project_root
-from .backends.split import SplitBackend
-from .pipeline import invalid_results, run_cell, run_kernel_group
+from .pipeline import invalid_results, run_cell, run_matrix, to_history
 from .report.terminal import print_summary
 from .show import render_show
 from .store import RunDir, last_results_for
@@ -56,63 +52,6 @@ def _cells(names: Optional[List[str]]):
     except MatrixError as e:
         print(f"error: {e}", file=sys.stderr)
         return None
-
-
-def to_history(run: RunDir) -> None:
-    """Copy what the run has finished into the SQLite history (idempotent; never loses the run dir)."""
-    try:
-        history = History()
-        try:
-            record_rundir(history, run.path)
-        finally:
-            history.close()
-    except HistoryError as e:
-        print(f"warning: results kept in {run.path} but not in the history: {e}", file=sys.stderr)
-
-
-def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_timeout: int,
-               use_cache: bool, oracle_cells=()) -> Tuple[List[Result], bool]:
-    """Run cells concurrently (up to `jobs`), recording each as it finishes. Returns (results, interrupted).
-    The value oracle runs in the cells named in `oracle_cells`."""
-    backend = backend_for(mode)
-    results: List[Result] = []
-    interrupted = False
-
-    def one(cell):
-        return [run_cell(cell, cases, backend_for(mode, cell), run.cell_dir(cell.name), progress, case_timeout,
-                         use_cache, cell.name in oracle_cells)]
-    box_cells = [c for c in cells if c.backend != "qemu"]      # Vagrant cells run in their own box
-    cells = [c for c in cells if c.backend == "qemu"]
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        if isinstance(backend, SplitBackend):   # one loading boot per kernel, for all its rewriters
-            groups: Dict[str, list] = {}
-            for cell in cells:
-                groups.setdefault(cell.kernel.name, []).append(cell)
-            futures = {pool.submit(run_kernel_group, group, cases, backend,
-                                   {c.name: run.cell_dir(c.name) for c in group}, progress, case_timeout,
-                                   use_cache, oracle_cells): group for group in groups.values()}
-        else:
-            futures = {pool.submit(one, cell): cell for cell in cells}
-        futures.update({pool.submit(one, cell): cell for cell in box_cells})
-        pending = set(futures)
-        while pending:
-            try:
-                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            except KeyboardInterrupt:
-                request_stop()          # VMs and host compiles stop and hand back what finished
-                interrupted = True
-                continue
-            for future in done:
-                for out in future.result():
-                    run.record_observations(out.cell, list(out.observations))
-                    kept = [r for r in out.results if not (out.interrupted and r.outcome is Outcome.HARNESS)]
-                    run.record_results(kept)
-                    results += kept
-                    interrupted |= out.interrupted
-                to_history(run)
-    order = {c.name: i for i, c in enumerate(cells)}
-    results.sort(key=lambda r: order.get(r.cell, 0))
-    return results, interrupted
 
 
 def cmd_run(args) -> int:

@@ -4,15 +4,21 @@ Each stage hands plain data to the next; a failure in one cell or case becomes a
 for what it touched, never an exception that loses the others (only Ctrl-C escapes).
 """
 
+import sys
 import traceback
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from . import result_cache
+from .backends import backend_for
 from .backends.base import Backend, GuestJob, GuestRun, guest_dir_name
+from .backends.split import SplitBackend
 from .cases import Case, CaseError
 from .classify import Result, classify, unsupported
+from .history import History, HistoryError, record_rundir
+from .interrupt import request_stop
 from .images.build import kernel_image, rewriter_image
 from .matrix import Cell
 from .observation import Observation, guest_status, read_observation
@@ -20,6 +26,7 @@ from .oracle_stage import run_oracle
 from .runtime_stage import run_runtime
 from .outcome import Outcome
 from .progress import Progress, silent
+from .store import RunDir
 
 
 @dataclass(frozen=True)
@@ -168,3 +175,60 @@ def run_kernel_group(cells: List[Cell], cases: List[Case], backend, workdirs: Di
     return [p.failed or finish_cell(p, runs.get(p.cell.name), crash, progress, p.cell.name in oracle_cells,
                                     backend)
             for p in preps]
+
+
+def to_history(run: RunDir) -> None:
+    """Copy what the run has finished into the SQLite history (idempotent; never loses the run dir)."""
+    try:
+        history = History()
+        try:
+            record_rundir(history, run.path)
+        finally:
+            history.close()
+    except HistoryError as e:
+        print(f"warning: results kept in {run.path} but not in the history: {e}", file=sys.stderr)
+
+
+def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_timeout: int,
+               use_cache: bool, oracle_cells=()) -> Tuple[List[Result], bool]:
+    """Run cells concurrently (up to `jobs`), recording each as it finishes. Returns (results, interrupted).
+    The value oracle runs in the cells named in `oracle_cells`."""
+    backend = backend_for(mode)
+    results: List[Result] = []
+    interrupted = False
+
+    def one(cell):
+        return [run_cell(cell, cases, backend_for(mode, cell), run.cell_dir(cell.name), progress, case_timeout,
+                         use_cache, cell.name in oracle_cells)]
+    box_cells = [c for c in cells if c.backend != "qemu"]      # Vagrant cells run in their own box
+    cells = [c for c in cells if c.backend == "qemu"]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        if isinstance(backend, SplitBackend):   # one loading boot per kernel, for all its rewriters
+            groups: Dict[str, list] = {}
+            for cell in cells:
+                groups.setdefault(cell.kernel.name, []).append(cell)
+            futures = {pool.submit(run_kernel_group, group, cases, backend,
+                                   {c.name: run.cell_dir(c.name) for c in group}, progress, case_timeout,
+                                   use_cache, oracle_cells): group for group in groups.values()}
+        else:
+            futures = {pool.submit(one, cell): cell for cell in cells}
+        futures.update({pool.submit(one, cell): cell for cell in box_cells})
+        pending = set(futures)
+        while pending:
+            try:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                request_stop()          # VMs and host compiles stop and hand back what finished
+                interrupted = True
+                continue
+            for future in done:
+                for out in future.result():
+                    run.record_observations(out.cell, list(out.observations))
+                    kept = [r for r in out.results if not (out.interrupted and r.outcome is Outcome.HARNESS)]
+                    run.record_results(kept)
+                    results += kept
+                    interrupted |= out.interrupted
+                to_history(run)
+    order = {c.name: i for i, c in enumerate(cells)}
+    results.sort(key=lambda r: order.get(r.cell, 0))
+    return results, interrupted
