@@ -15,7 +15,7 @@ from . import setup as host_setup
 from .backends import backend_for, resolve_mode
 from .history import History, HistoryError, record_rundir
 from .cases import CaseError, load_cases
-from .images.build import describe, kernel_image, rewriter_image
+from .images.build import ImageError, describe, kernel_image, rewriter_image
 from .images.store import images_root, list_images
 from .matrix import MatrixError, load_matrix
 from .outcome import Outcome
@@ -417,10 +417,17 @@ def cmd_images(args) -> int:
         for tmp in root.glob(".*.tmp") if root.exists() else []:
             shutil.rmtree(tmp, ignore_errors=True)
         wanted = set()
-        for cell in load_matrix().all_cells():
+        matrix = load_matrix()
+        for cell in matrix.all_cells():
             wanted |= {cell.rewriter.recipe().dirname(), cell.kernel.recipe().dirname()}
+        for spec in matrix.rewriters.values():     # rows built from source whose tree is here
+            try:
+                wanted.add(spec.recipe().dirname())
+            except ImageError:
+                pass
         for image in list_images():
-            if image.path.name not in wanted:
+            kind = image.manifest.get("recipe", {}).get("kind")
+            if kind in ("rewriter", "kernel") and image.path.name not in wanted:
                 console.print(f"removing {image.path.name}")
                 shutil.rmtree(image.path)
         return EXIT_OK
@@ -449,3 +456,115 @@ def cmd_lint(args) -> int:
         print(e)
     print(f"{len(loaded.cases)} cases clean, {len(loaded.errors)} with errors")
     return EXIT_OK if not loaded.errors else EXIT_FAILURES
+
+
+def _compare_table(comparisons, a: str, b: str, every: bool):
+    from rich.markup import escape
+    from rich.table import Table
+    from .compare import interesting
+    table = Table(title=f"compare {a} -> {b}")
+    for col in ("case", "kernel", "verdict", a, b, "sites whose rewrite changed (before -> after)"):
+        table.add_column(col, overflow="fold")
+    for c in interesting(comparisons, every):
+        sites = "\n".join(f"{s.line}: {s.expr}: {s.before or '(none)'} -> {s.after or '(none)'}"
+                          for s in c.sites if s.differs)
+        table.add_row(escape(c.case_id), c.kernel, c.verdict.value, escape(c.before.label + (
+            f" ({c.before.raw_outcome.label})" if c.before.raw_outcome and c.before.raw_outcome is not c.before.outcome else "")),
+            escape(c.after.label + (f" ({c.after.raw_outcome.label})" if c.after.raw_outcome and
+                                    c.after.raw_outcome is not c.after.outcome else "")), escape(sites))
+    return table
+
+
+def cmd_compare(args) -> int:
+    """Run two rewriters on the same kernels (oracle included); say per case x kernel what changed."""
+    from .compare import compare, exit_status, headline, to_json
+    from .matrix import Cell
+    from .report.compare_html import render_comparison, render_markdown
+    console = Console()
+    try:
+        matrix = load_matrix()
+        a, b = matrix.rewriter(args.rewriter_a), matrix.rewriter(args.rewriter_b)
+        kernel_names = args.kernel or list(dict.fromkeys(n.partition("@")[2] for n in matrix.oracle_cells))
+        kernels = [matrix.kernel(k) for k in kernel_names]
+    except MatrixError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_HARNESS
+    if not host_setup.ensure(install=False, echo=lambda m: console.print(m, markup=False)):
+        return EXIT_HARNESS
+    loaded = load_cases(args.cases or [CASES_ROOT], CASES_ROOT)
+    for e in loaded.errors:
+        console.print(f"INVALID {e}", highlight=False, markup=False)
+    cells = [Cell(r, k) for k in kernels for r in (a, b)]
+    mode = resolve_mode(args.mode)
+    run = RunDir.create(sys.argv, mode=mode)
+    run.record_cases(loaded.cases)
+    console.print(f"{len(loaded.cases)} cases x {len(cells)} cells ({a.name}, {b.name} on "
+                  f"{', '.join(kernel_names)}), {mode} mode", highlight=False)
+    oracle = set() if args.no_oracle else {c.name for c in cells}
+    with rich_progress(console) as progress:
+        results, interrupted = run_matrix(cells, list(loaded.cases), mode, run, progress, args.jobs,
+                                          args.case_timeout, not args.no_cache, oracle)
+    kernel_of = lambda cell: cell.partition("@")[2]   # noqa: E731
+    comparisons = compare([r for r in results if r.cell.startswith(a.name + "@")],
+                          [r for r in results if r.cell.startswith(b.name + "@")], kernel_of)
+    (run.path / "compare.json").write_text(json.dumps([to_json(c) for c in comparisons], indent=1))
+    console.print(_compare_table(comparisons, a.name, b.name, args.all))
+    console.print(headline(comparisons, a.name, b.name, kernel_names), highlight=False, markup=False)
+    if args.html:
+        args.html.write_text(render_comparison(comparisons, a.name, b.name, kernel_names))
+        console.print(f"HTML: {args.html}", highlight=False)
+    if args.markdown:
+        args.markdown.write_text(render_markdown(comparisons, a.name, b.name))
+    console.print(f"results: {run.path}", highlight=False)
+    return 130 if interrupted else exit_status(comparisons)
+
+
+def cmd_bisect(args) -> int:
+    """git bisect over a bcc tree: build each step, run the case, compare with the good end."""
+    from .bisect import BisectError, bisect
+    from .images.tools import ImageError
+    from .matrix import Cell
+    console = Console()
+    path = Path(args.case) if args.case.endswith(".c") else CASES_ROOT / f"{args.case}.c"
+    loaded = load_cases([path], CASES_ROOT)
+    if not loaded.cases:
+        print("\n".join(map(str, loaded.errors)) or f"error: no case {args.case}", file=sys.stderr)
+        return EXIT_HARNESS
+    case = loaded.cases[0]
+    try:
+        matrix = load_matrix()
+        cell = matrix.select([args.cell] if args.cell else None)[0]
+    except MatrixError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_HARNESS
+    mode = resolve_mode(args.mode)
+    run = RunDir.create(sys.argv, mode=mode)
+    run.record_cases([case])
+    stem = args.tree.resolve().name.split(".")[0].split("-")[0] or "bcc"
+
+    def evaluate(commit: str):
+        spec = matrix.from_source(f"{stem}-{commit[:10]}", str(args.tree), commit, suite=cell.rewriter.suite)
+        step = Cell(spec, cell.kernel)
+        with rich_progress(console) as progress:
+            results, _ = run_matrix([step], [case], mode, run, progress, 1, args.case_timeout, True,
+                                    {step.name} if args.oracle else set())
+        return next(r for r in results if r.case_id == case.id)
+
+    try:
+        outcome = bisect(str(args.tree), args.good, args.bad, evaluate,
+                         lambda line: console.print(line, highlight=False, markup=False))
+    except (BisectError, ImageError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_HARNESS
+    if outcome.first is None:
+        console.print(outcome.note, highlight=False, markup=False)
+        return EXIT_OK if not outcome.steps else EXIT_HARNESS
+    sha, subject = outcome.first
+    console.print(f"first commit where {case.id} behaves differently on {cell.kernel.name}: {sha[:12]} {subject}",
+                  highlight=False, markup=False)
+    console.print(f"  before: {outcome.good.signature.describe()}\n  after:  {outcome.bad.signature.describe()}\n"
+                  f"  {len(outcome.steps)} step(s); results: {run.path}", highlight=False, markup=False)
+    (run.path / "bisect.json").write_text(json.dumps({"first": sha, "subject": subject, "case": case.id,
+                                                      "steps": [[s.commit, s.term, s.signature.describe()]
+                                                                for s in outcome.steps]}, indent=1))
+    return EXIT_OK

@@ -1,6 +1,9 @@
-"""Version gates: `bcc<0.22`, `kernel>=5.5`, `*`, joined by commas (all must hold).
+"""Version gates: `bcc<0.22`, `kernel>=5.5`, `patch=NAME`, `!patch=NAME`, `*`, joined by commas (all
+must hold).
 
-Used by REQUIRES and XFAIL lines in cases, and evaluated against a cell's exact versions.
+Used by REQUIRES and XFAIL lines in cases, and evaluated against a cell's exact versions. `patch=NAME`
+holds in rows built from source with NAME.patch applied (vms/matrix.toml `patches`), so an XFAIL line
+can say which rows carry a fix: `XFAIL: bcc<=0.37,!patch=array-member-subscript`.
 """
 
 import operator
@@ -12,6 +15,7 @@ _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge
         "==": operator.eq, "!=": operator.ne}
 SUBJECTS = ("bcc", "kernel")
 CONDITION = re.compile(r"(bcc|kernel)(<=|>=|==|!=|<|>)(\d+(?:\.\d+)*)$")
+PATCH = re.compile(r"(!?)patch=([\w.+-]+)$")
 
 
 class GateError(ValueError):
@@ -37,6 +41,11 @@ class Gate:
 
     def holds(self, versions: Dict[str, str]) -> bool:
         for subject, op, wanted in self.conditions:
+            if subject == "patch":
+                applied = wanted in versions.get("patches", "").split(",")
+                if applied != (op == "=="):
+                    return False
+                continue
             have = versions.get(subject)
             if not have:
                 return False
@@ -56,11 +65,15 @@ def parse_gate(words: str) -> Tuple[Gate, str]:
         parts = [p for p in head.split(",") if p]
         if head == "*":
             always = True
-        elif parts and all(CONDITION.match(p) for p in parts):
+        elif parts and all(CONDITION.match(p) or PATCH.match(p) for p in parts):
             for p in parts:
                 m = CONDITION.match(p)
-                conditions.append((m.group(1), m.group(2), version_tuple(m.group(3))))
-        elif re.match(r"(bcc|kernel)\W", head):
+                if m:
+                    conditions.append((m.group(1), m.group(2), version_tuple(m.group(3))))
+                else:
+                    m = PATCH.match(p)
+                    conditions.append(("patch", "!=" if m.group(1) else "==", m.group(2)))
+        elif re.match(r"(bcc|kernel|!?patch)\W", head):
             raise GateError(f"malformed condition {head!r} (expected e.g. bcc<0.22 or kernel>=5.5)")
         else:
             break

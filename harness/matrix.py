@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from .images.build import KernelSpec, RewriterSpec
+from .images.source import SourceSpec
 from .paths import project_root
 
 MATRIX_FILE = project_root() / "vms" / "matrix.toml"
@@ -50,7 +51,25 @@ class Matrix:
         return Cell(self.rewriters[rewriter], kernels[kernel], backend)
 
     def all_cells(self) -> List[Cell]:
-        return [Cell(r, k) for r in self.rewriters.values() for k in self.kernels.values()]
+        """The packaged rows x the qemu kernels; rows built from source run when named."""
+        return [Cell(r, k) for r in self.rewriters.values() if not r.source for k in self.kernels.values()]
+
+    def kernel(self, name: str) -> KernelSpec:
+        kernels = {**self.kernels, **self.vagrant_kernels}
+        if name not in kernels:
+            raise MatrixError(f"unknown kernel {name!r}: kernels are {', '.join(kernels)}")
+        return kernels[name]
+
+    def rewriter(self, name: str) -> RewriterSpec:
+        if name not in self.rewriters:
+            raise MatrixError(f"unknown rewriter {name!r}: rewriters are {', '.join(self.rewriters)}")
+        return self.rewriters[name]
+
+    def from_source(self, name: str, tree: str, ref: str = "", patches=(), suite: str = "trixie") -> RewriterSpec:
+        """A rewriter row built from `tree` that is not in the file (bisect steps, ad-hoc compares)."""
+        return RewriterSpec(name, suite, source=SourceSpec(str(Path(tree).resolve()), ref,
+                                                           tuple(str(Path(p).resolve()) for p in patches),
+                                                           base_for(suite, self.rewriters)))
 
     def select(self, names: Optional[List[str]] = None) -> List[Cell]:
         """Named cells; 'all' for the full product; nothing for the defaults."""
@@ -67,8 +86,9 @@ def load_matrix(path: Path = MATRIX_FILE) -> Matrix:
     except tomllib.TOMLDecodeError as e:
         raise MatrixError(f"{path}: {e}")
     try:
-        rewriters = {n: RewriterSpec(n, v["suite"], tuple(v["packages"])) if "packages" in v else RewriterSpec(n, v["suite"])
-                     for n, v in data["rewriters"].items()}
+        packaged = {n: RewriterSpec(n, v["suite"], tuple(v["packages"])) if "packages" in v else RewriterSpec(n, v["suite"])
+                    for n, v in data["rewriters"].items() if "source" not in v}
+        rewriters = {n: packaged.get(n) or source_row(n, v, packaged, path) for n, v in data["rewriters"].items()}
         kernels = {n: KernelSpec(n, v["suite"], v.get("package", "linux-image-cloud-amd64"))
                    for n, v in data["kernels"].items()}
     except KeyError as e:
@@ -90,3 +110,32 @@ def load_matrix(path: Path = MATRIX_FILE) -> Matrix:
             raise MatrixError(f"{path}: defaults: {name} is a {cell.backend} cell; those run only when named "
                               f"with --cell (they need a libvirt daemon)")
     return matrix
+
+
+SOURCE_KEYS = {"suite", "source", "ref", "patches"}
+
+
+def _project_path(text: str) -> str:
+    """A path in vms/matrix.toml: relative to the project, or absolute."""
+    path = Path(text).expanduser()
+    return str(path if path.is_absolute() else (project_root() / path).resolve())
+
+
+def base_for(suite: str, packaged: Dict[str, RewriterSpec]) -> RewriterSpec:
+    """The packaged row whose root a source build of `suite` goes into (python3, pyroute2, LLVM)."""
+    return next((r for r in packaged.values() if r.suite == suite and not r.source),
+                RewriterSpec(f"debian-{suite}", suite))
+
+
+def source_row(name: str, v: dict, packaged: Dict[str, RewriterSpec], path: Path) -> RewriterSpec:
+    """`source = "PATH"` (a bcc checkout or bundle), optional `ref` and `patches`, built in `suite`."""
+    unknown = set(v) - SOURCE_KEYS
+    if unknown:
+        raise MatrixError(f"{path}: rewriters.{name}: unknown key(s) {', '.join(sorted(unknown))} "
+                          f"(a row built from source takes {', '.join(sorted(SOURCE_KEYS))})")
+    patches = v.get("patches", [])
+    if not isinstance(patches, list) or not all(isinstance(p, str) for p in patches):
+        raise MatrixError(f"{path}: rewriters.{name}: patches must be a list of file names")
+    return RewriterSpec(name, v["suite"], source=SourceSpec(_project_path(v["source"]), str(v.get("ref", "")),
+                                                            tuple(_project_path(p) for p in patches),
+                                                            base_for(v["suite"], packaged)))

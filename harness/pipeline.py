@@ -49,7 +49,10 @@ def invalid_results(errors: Tuple[CaseError, ...], cells: List[Cell], root: Path
 
 
 def cell_versions(rewriter_manifest: Dict, kernel_manifest: Dict) -> Dict[str, str]:
+    source = rewriter_manifest.get("source") or {}    # rows built from a bcc tree name it, commit, patches
     return {"bcc": str(rewriter_manifest.get("bcc_version", "")),
+            **({"bcc_tree": str(source.get("tree", "")), "bcc_commit": str(source.get("commit", "")),
+                "patches": ",".join(Path(p["file"]).stem for p in source.get("patches", []))} if source else {}),
             "kernel": str(kernel_manifest.get("kernel_version", "")),
             "kver": str(kernel_manifest.get("kver", "")),
             "python3-bpfcc": str(rewriter_manifest.get("packages", {}).get("python3-bpfcc", "")),

@@ -11,15 +11,16 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 from ..progress import Progress, silent
 from . import initramfs
 from .debian import PrivateApt, extract_deb, upstream_version
+from .source import SourceSpec, fingerprint, source_image
 from .store import Image, Recipe, ensure, lookup
+from .tools import ImageError, dpkg_versions, ext4_disk, run_tool  # noqa: F401 (re-exported)
 
 # Bump when what a recipe produces changes, so caches rebuild instead of being reused wrongly.
 REWRITER_RECIPE = 1
@@ -29,19 +30,18 @@ KERNEL_RECIPE = 2
 DPKG_EXCLUDES = ["/usr/share/doc/*", "/usr/share/man/*", "/usr/share/locale/*", "/usr/share/info/*"]
 
 
-class ImageError(RuntimeError):
-    pass
-
-
 @dataclass(frozen=True)
 class RewriterSpec:
     name: str                 # cell axis name, e.g. "bcc-0.26"
-    suite: str                # Debian suite it comes from
+    suite: str                # Debian suite it comes from (built from source: whose LLVM and root)
     packages: tuple = ("python3-bpfcc", "python3-pyroute2")   # pyroute2: network setup and tc/XDP attach
+    source: Optional[SourceSpec] = None    # built from a bcc tree instead of Debian's package
 
     def recipe(self) -> Recipe:
-        return Recipe("rewriter", self.name, {"suite": self.suite, "packages": list(self.packages),
-                                              "recipe": REWRITER_RECIPE})
+        inputs = {"suite": self.suite, "packages": list(self.packages), "recipe": REWRITER_RECIPE}
+        if self.source:
+            inputs["source"] = fingerprint(self.source)
+        return Recipe("rewriter", self.name, inputs)
 
 
 @dataclass(frozen=True)
@@ -57,33 +57,10 @@ class KernelSpec:
                                             "recipe": KERNEL_RECIPE, "init": init})
 
 
-def run_tool(argv: List[str], what: str, **kw) -> str:
-    proc = subprocess.run(argv, capture_output=True, text=True, **kw)
-    if proc.returncode != 0:
-        raise ImageError(f"{what} failed (exit {proc.returncode}): {' '.join(argv[:3])} ...\n"
-                         f"{(proc.stderr or proc.stdout)[-3000:]}")
-    return proc.stdout
-
-
-def ext4_disk(tree: Path, out: Path, label: str) -> None:
-    used = int(run_tool(["du", "-sb", str(tree)], "du").split()[0])
-    size_mb = int(used * 1.25 / 2**20) + 128
-    run_tool(["mke2fs", "-q", "-F", "-t", "ext4", "-L", label, "-d", str(tree), str(out), f"{size_mb}M"],
-         f"mke2fs of {label}")
-
-
-def dpkg_versions(root: Path) -> Dict[str, str]:
-    """Installed package -> version, read from a root's dpkg status file."""
-    versions: Dict[str, str] = {}
-    for block in (root / "var/lib/dpkg/status").read_text().split("\n\n"):
-        name = re.search(r"^Package: (.+)$", block, re.M)
-        version = re.search(r"^Version: (.+)$", block, re.M)
-        if name and version and "Status: install ok installed" in block:
-            versions[name.group(1)] = version.group(1)
-    return versions
-
-
 def rewriter_image(spec: RewriterSpec, progress: Progress = silent) -> Image:
+    if spec.source:
+        return source_image(spec, rewriter_image(spec.source.base, progress), progress)
+
     def build(scratch: Path) -> Dict[str, object]:
         task = f"rewriter {spec.name}"
         apt = PrivateApt(spec.suite)
