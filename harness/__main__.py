@@ -57,6 +57,8 @@ def main(argv=None) -> int:
     mat = sub.add_parser("matrix", help="list the matrix's cells (--json for CI job matrices)")
     mat.add_argument("--json", action="store_true")
     mat.add_argument("--cell", action="append")
+    mat.add_argument("--nightly-sources", action="store_true",
+                     help="the cells of the rows built from source that the nightly runs (defaults.nightly_sources)")
 
     diff = sub.add_parser("diff", help="regressions and fixes between two runs (ids, prefixes, latest, previous)")
     diff.add_argument("run_a")

@@ -180,7 +180,8 @@ def cmd_import(args) -> int:
 
 def cmd_matrix(args) -> int:
     """The matrix's cells as JSON (the nightly workflow builds its job matrix from this)."""
-    cells = load_matrix().select(["all"] if not args.cell else args.cell)
+    matrix = load_matrix()
+    cells = matrix.nightly_source_cells() if args.nightly_sources else matrix.select(["all"] if not args.cell else args.cell)
     print(json.dumps([c.name for c in cells]) if args.json else "\n".join(c.name for c in cells))
     return EXIT_OK
 

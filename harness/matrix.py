@@ -40,6 +40,11 @@ class Matrix:
     default_cells: List[str]
     oracle_cells: List[str] = None       # where --oracle runs by default (it costs two compiles in the guest)
     vagrant_kernels: Dict[str, KernelSpec] = field(default_factory=dict)   # backend = "vagrant", not in `all`
+    nightly_sources: List[str] = field(default_factory=list)   # rows built from source the nightly runs
+
+    def nightly_source_cells(self) -> List[Cell]:
+        """Each nightly source row (bcc's upstream default branch, cloned by the workflow) x the qemu kernels."""
+        return [Cell(self.rewriter(n), k) for n in self.nightly_sources for k in self.kernels.values()]
 
     def cell(self, name: str) -> Cell:
         rewriter, sep, kernel = name.partition("@")
@@ -100,7 +105,11 @@ def load_matrix(path: Path = MATRIX_FILE) -> Matrix:
     defaults = data.get("defaults", {})
     by_backend = {b: {n: k for n, k in kernels.items() if backends[n] == b} for b in BACKENDS}
     matrix = Matrix(rewriters, by_backend["qemu"], list(defaults.get("cells", [])),
-                    list(defaults.get("oracle_cells", [])), by_backend["vagrant"])
+                    list(defaults.get("oracle_cells", [])), by_backend["vagrant"],
+                    list(defaults.get("nightly_sources", [])))
+    for name in matrix.nightly_sources:
+        if name not in rewriters or not rewriters[name].source:
+            raise MatrixError(f"{path}: defaults: nightly_sources names {name!r}, which is no row built from source")
     for name in matrix.default_cells + matrix.oracle_cells:
         try:
             cell = matrix.cell(name)

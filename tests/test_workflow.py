@@ -54,3 +54,21 @@ def test_cells_run_the_kernels_env_and_the_merge_fails_on_regressions():
     merge = "\n".join(s.get("run", "") for s in jobs["merge"]["steps"])
     assert "python -m harness import --history history.db --fail-on-regression" in merge
     assert "python -m harness report" in merge
+
+
+def test_upstream_rows_are_built_from_the_clone_the_workflow_makes():
+    """The upstream job's cells are the matrix's nightly source rows, cloned where those rows point."""
+    jobs = workflow()["jobs"]
+    matrix = load_matrix()
+    (step,) = [s for s in jobs["upstream-matrix"]["steps"] if s.get("id") == "cells"]
+    command = re.search(r"\$\((python -m harness [^)]*)\)", step["run"]).group(1)
+    out = subprocess.run([sys.executable, *command.split()[1:]], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [c.name for c in matrix.nightly_source_cells()]
+    assert json.loads(out.stdout) and all(c.rewriter.source for c in matrix.nightly_source_cells())
+    clones = [s["run"] for s in jobs["upstream-cell"]["steps"] if "git clone" in s.get("run", "")]
+    for name in matrix.nightly_sources:
+        target = Path(matrix.rewriter(name).source.tree)
+        assert any(str(target.relative_to(ROOT.parent)) in c.split()[-1] for c in clones), (name, clones)
+    runs = "\n".join(s.get("run", "") for s in jobs["upstream-cell"]["steps"])
+    assert 'tox -e kernels -- --cell "${{ matrix.cell }}"' in runs
+    assert "upstream-cell" in jobs["merge"]["needs"]
