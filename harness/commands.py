@@ -468,7 +468,7 @@ def _compare_table(comparisons, a: str, b: str, every: bool):
         table.add_column(col, overflow="fold")
     for c in interesting(comparisons, every):
         sites = "\n".join(f"{s.line}: {s.expr}: {s.before or '(none)'} -> {s.after or '(none)'}"
-                          for s in c.sites if s.differs)
+                          for s in c.sites if s.differs) or ("(other rewritten text differs)" if c.rewritten_differs else "")
         table.add_row(escape(c.case_id), c.kernel, c.verdict.value, escape(c.before.label + (
             f" ({c.before.raw_outcome.label})" if c.before.raw_outcome and c.before.raw_outcome is not c.before.outcome else "")),
             escape(c.after.label + (f" ({c.after.raw_outcome.label})" if c.after.raw_outcome and
@@ -506,8 +506,12 @@ def cmd_compare(args) -> int:
         results, interrupted = run_matrix(cells, list(loaded.cases), mode, run, progress, args.jobs,
                                           args.case_timeout, not args.no_cache, oracle)
     kernel_of = lambda cell: cell.partition("@")[2]   # noqa: E731
+
+    def rewritten(r):
+        obs = run.observation(r.cell, r.case_id)
+        return obs.rewritten if obs else None
     comparisons = compare([r for r in results if r.cell.startswith(a.name + "@")],
-                          [r for r in results if r.cell.startswith(b.name + "@")], kernel_of)
+                          [r for r in results if r.cell.startswith(b.name + "@")], kernel_of, rewritten)
     (run.path / "compare.json").write_text(json.dumps([to_json(c) for c in comparisons], indent=1))
     console.print(_compare_table(comparisons, a.name, b.name, args.all))
     console.print(headline(comparisons, a.name, b.name, kernel_names), highlight=False, markup=False)

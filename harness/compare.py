@@ -12,7 +12,7 @@ Evidence: every rewrite site with bcc's address expression before and after.
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .classify import Result
 from .outcome import Outcome
@@ -46,10 +46,11 @@ class Comparison:
     before: Result
     after: Result
     sites: Tuple[SiteChange, ...]
+    rewritten_differs: Optional[bool] = None    # bcc's whole rewritten text, where both were recorded
 
     @property
     def text_changed(self) -> bool:
-        return any(s.differs for s in self.sites)
+        return bool(self.rewritten_differs) or any(s.differs for s in self.sites)
 
 
 def _raw(r: Result) -> Outcome:
@@ -77,15 +78,19 @@ def site_changes(before: Result, after: Result) -> Tuple[SiteChange, ...]:
     return tuple(SiteChange(key[0], key[1], a.get(key, ""), b.get(key, "")) for key in sorted(set(a) | set(b)))
 
 
-def compare(before: Sequence[Result], after: Sequence[Result], kernel_of) -> List[Comparison]:
-    """Pair results of the same case on the same kernel; `kernel_of(cell name)` names the kernel."""
+def compare(before: Sequence[Result], after: Sequence[Result], kernel_of,
+            rewritten: Callable[[Result], Optional[str]] = lambda r: None) -> List[Comparison]:
+    """Pair results of the same case on the same kernel; `kernel_of(cell name)` names the kernel and
+    `rewritten(result)` gives bcc's rewritten text where it was recorded."""
     later: Dict[Tuple[str, str], Result] = {(r.case_id, kernel_of(r.cell)): r for r in after}
     out = []
     for r in before:
         key = (r.case_id, kernel_of(r.cell))
         other = later.get(key)
         if other is not None:
-            out.append(Comparison(r.case_id, key[1], verdict(r, other), r, other, site_changes(r, other)))
+            texts = rewritten(r), rewritten(other)
+            differs = texts[0] != texts[1] if None not in texts else None
+            out.append(Comparison(r.case_id, key[1], verdict(r, other), r, other, site_changes(r, other), differs))
     return out
 
 
@@ -105,6 +110,7 @@ def to_json(c: Comparison) -> Dict:
     return {"case": c.case_id, "kernel": c.kernel, "verdict": c.verdict.value,
             "before": {"class": _raw(c.before).label, "shown": c.before.outcome.label, "message": c.before.message},
             "after": {"class": _raw(c.after).label, "shown": c.after.outcome.label, "message": c.after.message},
+            "rewritten_differs": c.rewritten_differs,
             "sites": [{"line": s.line, "expr": s.expr, "before": s.before, "after": s.after} for s in c.sites]}
 
 
@@ -116,5 +122,6 @@ def interesting(comparisons: Sequence[Comparison], every: bool = False) -> List[
 def headline(comparisons: Sequence[Comparison], a: str, b: str, kernels: Optional[List[str]] = None) -> str:
     found = counts(comparisons)
     where = f" on {', '.join(kernels)}" if kernels else ""
+    texts = sum(1 for c in comparisons if c.rewritten_differs)
     return (f"{a} -> {b}{where}: " + ", ".join(f"{n} {v.value}" for v, n in found.items() if n)
-            + f" ({len(comparisons)} case x kernel pairs)")
+            + f" ({len(comparisons)} case x kernel pairs; rewritten text differs in {texts})")

@@ -39,7 +39,8 @@ BUILD_PACKAGES = ("build-essential", "cmake", "bison", "flex", "clang", "llvm-de
                   "libclang-cpp-dev", "libelf-dev", "libbpf-dev", "zlib1g-dev", "liblzma-dev", "libedit-dev",
                   "libfl-dev", "libzip-dev", "libdebuginfod-dev", "python3", "python3-setuptools")
 CMAKE_FLAGS = ("-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_USE_LIBBPF_PACKAGE=ON", "-DENABLE_EXAMPLES=OFF",
-               "-DENABLE_TESTS=OFF", "-DENABLE_MAN=OFF", "-DENABLE_LLVM_SHARED=ON", "-DPYTHON_CMD=python3")
+               "-DENABLE_TESTS=OFF", "-DENABLE_MAN=OFF", "-DENABLE_LLVM_SHARED=ON", "-DPYTHON_CMD=python3",
+               "-DENABLE_LIBDEBUGINFOD=OFF")   # as Debian builds it: the packaged root has no libdebuginfod
 MULTIARCH = "usr/lib/x86_64-linux-gnu"
 PY_BCC = "usr/lib/python3/dist-packages/bcc"
 
@@ -253,6 +254,7 @@ def run_in_root(root: Path, work: Path, binds: Dict[str, Path], command: str, lo
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in proc.stdout:
             out.write(line)
+            out.flush()           # the log is what a user tails while a build runs
             m = re.match(r"\[\s*(\d+)%\]", line)
             if m and task:
                 progress(task, int(m.group(1)), 100, line[m.end():].strip()[:60])
