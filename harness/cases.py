@@ -149,11 +149,20 @@ def read_text(path: Path) -> str:
         data = path.read_bytes()
     except OSError as e:
         raise CaseError(path, 1, f"cannot read: {e.strerror or e}")
+    _reject_nul(path, data)     # before decoding: a binary file is named as such
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise CaseError(path, line, f"not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})")
+
+
+def _reject_nul(path: Path, data) -> None:
+    """bytes or str: a NUL byte ends the text for C tools, so what follows would be silently ignored."""
+    nul = "\0" if isinstance(data, str) else b"\0"
+    if nul in data:
+        raise CaseError(path, data[:data.index(nul)].count("\n" if isinstance(data, str) else b"\n") + 1,
+                        "a NUL byte (a binary file?)")
 
 
 def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
@@ -162,8 +171,7 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
         text = read_text(path)
     if not text.strip():
         raise CaseError(path, 1, "empty case file")
-    if "\0" in text:
-        raise CaseError(path, text[:text.index("\0")].count("\n") + 1, "a NUL byte (a binary file?)")
+    _reject_nul(path, text)
     if text.startswith("\ufeff"):    # a byte-order mark: clang skips it, and columns must not count it
         text = text[1:]
     tokens = tokenize(text, path.name)
