@@ -439,13 +439,6 @@ def cmd_images(args) -> int:
     return EXIT_OK
 
 
-def cmd_setup(args) -> int:
-    ok = host_setup.ensure(install=args.install)
-    if ok:
-        print("host ready: " + ", ".join(r.what for r in host_setup.requirements()))
-    return EXIT_OK if ok else EXIT_HARNESS
-
-
 def cmd_lint(args) -> int:
     loaded = load_cases(args.cases or [CASES_ROOT], CASES_ROOT)
     for e in loaded.errors:
