@@ -5,7 +5,6 @@ run (FN-RUNTIME, FP-RUNTIME); messages holding rich markup (`tasks[i]`, `[/]`) v
 import csv
 import io
 import json
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from rich.console import Console
