@@ -1,12 +1,21 @@
 """Command line: argument parsing only; the stages live in their modules."""
 
-import argparse
-import os
 import sys
-from pathlib import Path
 
-from . import commands
-from .backends import MODES
+# Before anything else imports tomllib (3.11+): a clear word instead of a traceback on an older Python.
+# Keep this file free of syntax newer than 3.6 so that the check itself runs there.
+if sys.version_info < (3, 11):
+    sys.exit("python -m harness needs Python 3.11 or newer (it reads vms/matrix.toml with tomllib); "
+             "this is Python {}.{}".format(*sys.version_info[:2]))
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+try:
+    from .backends import MODES
+except ImportError:     # libclang not installed yet: only `setup` can run, and it takes no --mode
+    MODES = None
 
 
 def main(argv=None) -> int:
@@ -130,6 +139,15 @@ def main(argv=None) -> int:
     lint.add_argument("cases", nargs="*", type=Path)
 
     args = p.parse_args(argv)
+    if args.command == "setup":     # runs on a fresh machine, before rich and libclang are installed
+        from . import setup
+        return setup.cmd_setup(args)
+    try:
+        from . import commands
+    except ModuleNotFoundError as e:
+        print(f"error: the Python module {e.name!r} is missing; install the harness's dependencies "
+              f"(pip install -e . in the checkout, or run it through tox)", file=sys.stderr)
+        return 2
     return getattr(commands, f"cmd_{args.command.replace('-', '_')}")(args)
 
 

@@ -25,13 +25,16 @@ The set of expect-rewrite sites is strict: a rewrite no annotation names is an e
 """
 
 import hashlib
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from .ctokens import Token, code_tokens, matching, tokenize
 from .gates import Gate, GateError, parse_gate
+from .outcome import Outcome
 from .paths import display_path
 
 PROG_TYPES = ("kprobe", "kretprobe", "uprobe", "uretprobe", "tracepoint", "raw_tracepoint",
@@ -45,12 +48,18 @@ LOAD_CATEGORIES = ("invalid-mem-access", "ctx-access", "unknown-helper", "other"
 
 HEADER = re.compile(r"//\s*(CASE|PROG|REQUIRES|XFAIL|ATTACH|TRIGGER|ORIGIN|CFLAGS|EXPECT-MAP):(.*)$")
 EXPECT_MAP = re.compile(r"^(\w+)\[(\d+)\]\s*(==|!=|>=|<=|>|<)\s*(-?\d+|'.'|\$PID|\$PPID)$")
-CLASS_LABELS = ("FP-EXTRA", "FP-SYNTAX", "FN-MISSING", "FN-VERIFIER", "WRONG-READ", "FN-RUNTIME", "FP-RUNTIME")
+CLASS_LABELS = tuple(o.label for o in Outcome if o.rewriter_bug)    # what an XFAIL line may predict
+LOOKS_LIKE_CLASS = re.compile(r"^[A-Z]{2,}(-[A-Z]+)+$")
 REPORT_ONLY = re.compile(r"^//\s*REPORT-ONLY\s*$")
 ATTACH_KINDS = ("kprobe", "kretprobe", "tracepoint", "raw_tracepoint", "tc", "xdp", "socket")
 TRIGGERS = ("open", "udp", "tcp")
 REWRITE = re.compile(r"expect-rewrite(?:@([+-]?\d+))?\{\{(.+?)\}\}")
 LOAD = re.compile(r"expect-load(?:\[(\w+)\])?:\s*(ok|reject(?:\s+([\w-]+))?)\s*$")
+MAX_CASE_BYTES = 512 * 1024     # a case is one small program; bcc's largest tools are under 40 KB
+# bcc's map macros: BPF_HASH(name, ...), BPF_TABLE("hash", key, leaf, name, ...), BPF_PERF_OUTPUT(name) ...
+MAP_MACRO = re.compile(r"BPF_[A-Z0-9_]+$")
+MACRO_NAME = re.compile(r"[A-Z][A-Z0-9_]*$")
+INTERNAL = "the harness failed to parse this file; please report it"
 
 
 class CaseError(ValueError):
@@ -122,19 +131,38 @@ class Case:
 
 def case_id(path: Path, root: Path) -> str:
     try:
-        rel = path.resolve().relative_to(root.resolve())
+        rel = Path(os.path.realpath(path)).relative_to(os.path.realpath(root))
     except ValueError:
         rel = Path(path.name)
     return str(rel.with_suffix(""))
 
 
 def read_text(path: Path) -> str:
-    data = path.read_bytes()
+    """The case's text; a file that cannot be a case (unreadable, a FIFO, a symlink loop, huge, not
+    UTF-8) is a CaseError naming it, never an exception that stops the other cases."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise CaseError(path, 1, "not a regular file (a directory, FIFO or device cannot be a case)")
+        if st.st_size > MAX_CASE_BYTES:
+            raise CaseError(path, 1, f"{st.st_size} bytes, more than the {MAX_CASE_BYTES} a case may have")
+        data = path.read_bytes()
+    except OSError as e:
+        raise CaseError(path, 1, f"cannot read: {e.strerror or e}")
+    _reject_nul(path, data)     # before decoding: a binary file is named as such
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise CaseError(path, line, f"not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})")
+
+
+def _reject_nul(path: Path, data) -> None:
+    """bytes or str: a NUL byte ends the text for C tools, so what follows would be silently ignored."""
+    nul = "\0" if isinstance(data, str) else b"\0"
+    if nul in data:
+        raise CaseError(path, data[:data.index(nul)].count("\n" if isinstance(data, str) else b"\n") + 1,
+                        "a NUL byte (a binary file?)")
 
 
 def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
@@ -143,8 +171,12 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
         text = read_text(path)
     if not text.strip():
         raise CaseError(path, 1, "empty case file")
+    _reject_nul(path, text)
+    if text.startswith("\ufeff"):    # a byte-order mark: clang skips it, and columns must not count it
+        text = text[1:]
     tokens = tokenize(text, path.name)
     lines = text.splitlines()
+    _check_lexing(path, tokens, lines)
     declared: Dict[str, Tuple[str, int]] = {}
     description = ""
     requires: List[Gate] = []
@@ -172,6 +204,8 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
                            len(lines), attach, trigger, cflags, expect_map)
             m = HEADER.search(comment_line)
             if m and m.group(1) == "CASE":
+                if description:
+                    raise CaseError(path, n, "a second CASE line (one description per case)")
                 description = m.group(2).strip()
 
     if not description:
@@ -182,11 +216,19 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
     for name, (kind, _, line) in attach.items():
         if name not in declared and kind in attach_types:
             declared[name] = (attach_types[kind], line)
-    functions = _functions(path, code_tokens(tokens), declared)
-    if not functions:
-        raise CaseError(path, 1, "no BPF program function found (a non-static function with a body, "
-                                 "or TRACEPOINT_PROBE/RAW_TRACEPOINT_PROBE)")
+    if not code_tokens(tokens):
+        raise CaseError(path, 1, "no code, only comments: a case needs a program (functions, or maps and "
+                                 "types to compile)")
+    code = _without_directives(code_tokens(tokens), lines)
+    # No program function at all (maps and types only) is a compile-only case.
+    functions = _functions(path, code, declared)
     names = {f.name for f in functions}
+    _check_implied_attach(path, functions, declared, attach)
+    maps = _declared_maps(code)
+    for name, _, _, _, line in expect_map:
+        if name not in maps:
+            raise CaseError(path, line, f"EXPECT-MAP names map {name!r}, which the program does not declare "
+                                        f"(declared: {', '.join(sorted(maps)) or 'none'})")
     for name, (_, line) in declared.items():
         if name not in names:
             raise CaseError(path, line, f"PROG names {name!r}, which is not a program function here")
@@ -196,13 +238,22 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
     attach_points = tuple((f.name, *attach[f.name][:2]) if f.name in attach else (f.name, *_implied_attach(f.name))
                           for f in functions if f.name in attach or _implied_attach(f.name))
 
-    sites = tuple(_locate(path, tokens, lines, ann, target, want) for ann, target, want in rewrites)
+    sites = []
+    for ann, target, want in rewrites:     # the same text annotated twice on a line: its 2nd occurrence
+        nth = sum((t, w) == (target, want) for _, t, w in rewrites[:len(sites)])
+        sites.append(_locate(path, tokens, lines, ann, target, want, nth))
+    sites = tuple(sites)
     case_load = LoadExpectation(True)
     function_loads = []
+    said: Dict[Optional[str], int] = {}
     for line, fname, expectation in loads:
         owner = fname or next((f.name for f in functions if f.first_line <= line <= f.last_line), None)
         if fname and fname not in {f.name for f in functions}:
             raise CaseError(path, line, f"expect-load[{fname}] names no program function")
+        if owner in said:
+            raise CaseError(path, line, f"a second expect-load for {owner or 'the whole case'} "
+                                        f"(the first is on line {said[owner]})")
+        said[owner] = line
         if owner:
             function_loads.append((owner, expectation))
         else:
@@ -211,7 +262,7 @@ def parse_case(path: Path, root: Path, text: Optional[str] = None) -> Case:
                 functions=tuple(functions), sites=sites, load=case_load,
                 function_loads=tuple(function_loads), requires=tuple(requires), xfails=tuple(xfails),
                 attach=attach_points, trigger=trigger[0], report_only=report_only, origin=origin,
-                cflags=tuple(cflags), expect_map=tuple(expect_map))
+                cflags=tuple(cflags), expect_map=tuple(e[:4] for e in expect_map))
 
 
 def _parse_comment(path, n, comment, declared, requires, xfails, rewrites, loads, nlines, attach, trigger,
@@ -224,12 +275,21 @@ def _parse_comment(path, n, comment, declared, requires, xfails, rewrites, loads
                 words = value.split()
                 if len(words) != 2 or words[1] not in PROG_TYPES:
                     raise CaseError(path, n, f"PROG wants '<function> <type>', type one of {', '.join(PROG_TYPES)}")
+                if words[0] in declared:
+                    raise CaseError(path, n, f"a second PROG line for {words[0]} (line {declared[words[0]][1]})")
                 declared[words[0]] = (words[1], n)
             elif key == "ATTACH":
                 words = value.split()
                 if len(words) != 3 or words[1] not in ATTACH_KINDS:
                     raise CaseError(path, n, f"ATTACH wants '<function> <kind> <target>', kind one of "
                                              f"{', '.join(ATTACH_KINDS)}")
+                if words[0] in attach:
+                    raise CaseError(path, n, f"a second ATTACH line for {words[0]} (line {attach[words[0]][2]})")
+                if words[2].startswith("re:"):
+                    try:
+                        re.compile(words[2][3:])
+                    except re.error as e:
+                        raise CaseError(path, n, f"ATTACH: bad regular expression {words[2][3:]!r}: {e}")
                 attach[words[0]] = (words[1], words[2], n)
             elif key == "TRIGGER":
                 words = value.split()
@@ -238,7 +298,10 @@ def _parse_comment(path, n, comment, declared, requires, xfails, rewrites, loads
                         not all(w.isdigit() for w in words[1:]):
                     raise CaseError(path, n, f"TRIGGER wants 'open', 'tcp PORT' or 'udp COUNT SIZE PORT', "
                                              f"not {value!r}")
-                trigger[0] = value
+                _check_trigger(path, n, words)
+                if len(trigger) > 1:
+                    raise CaseError(path, n, f"a second TRIGGER line (line {trigger[1]})")
+                trigger[:] = [value, n]
             elif key == "EXPECT-MAP":
                 m = EXPECT_MAP.match(value)
                 if not m:
@@ -246,7 +309,7 @@ def _parse_comment(path, n, comment, declared, requires, xfails, rewrites, loads
                                              f"not {value!r}")
                 raw = m.group(4)
                 number = ord(raw[1]) if raw.startswith("'") else raw if raw.startswith("$") else int(raw)
-                expect_map.append((m.group(1), int(m.group(2)), m.group(3), number))
+                expect_map.append((m.group(1), int(m.group(2)), m.group(3), number, n))
             elif key == "REQUIRES":
                 gate, rest = parse_gate(value)
                 if rest:
@@ -258,6 +321,9 @@ def _parse_comment(path, n, comment, declared, requires, xfails, rewrites, loads
                 first = reason.split(" ", 1)[0].rstrip(":")
                 if first in CLASS_LABELS:
                     predicts, reason = first, reason.split(" ", 1)[1].strip() if " " in reason else ""
+                elif LOOKS_LIKE_CLASS.match(first) or first in {o.label for o in Outcome}:
+                    raise CaseError(path, n, f"XFAIL: {first} is not a class an XFAIL line can predict "
+                                             f"({', '.join(CLASS_LABELS)})")
                 if not reason:
                     raise CaseError(path, n, "XFAIL needs a reason after its conditions")
                 xfails.append(Xfail(gate, reason, predicts))
@@ -288,6 +354,31 @@ def _parse_comment(path, n, comment, declared, requires, xfails, rewrites, loads
         loads.append((n, m.group(1), LoadExpectation(m.group(2) == "ok", category)))
 
 
+def _check_lexing(path: Path, tokens: List[Token], lines: List[str]) -> None:
+    """What clang's lexer swallows silently: an unclosed literal becomes one odd token, an unclosed
+    comment no token at all (it runs to the end of the file)."""
+    for t in tokens:
+        if t.kind == "punctuation" and t.text[:1] in "\"'":
+            raise CaseError(path, t.line, "a string or character literal that is never closed")
+    end_line, end_col = (tokens[-1].end_line, tokens[-1].end_col) if tokens else (1, 1)
+    tail = [lines[end_line - 1].encode()[end_col - 1:].decode(errors="replace")] if end_line <= len(lines) else []
+    for n, text in enumerate(tail + lines[end_line:], end_line):
+        if "/*" in text:
+            raise CaseError(path, n, "a /* comment that is never closed")
+
+
+def _check_trigger(path: Path, n: int, words: List[str]) -> None:
+    """Numbers the trigger can use: a port in 1..65535; udp: at least one packet, at most a datagram."""
+    numbers = [int(w) for w in words[1:]]
+    if numbers and not 1 <= numbers[-1] <= 65535:
+        raise CaseError(path, n, f"TRIGGER: port {numbers[-1]} is not in 1..65535")
+    if words[0] == "udp":
+        count, size = numbers[:2]
+        if count < 1 or size > 65507:
+            raise CaseError(path, n, f"TRIGGER: udp wants COUNT >= 1 and SIZE <= 65507 (a UDP datagram), "
+                                     f"not {count} and {size}")
+
+
 def _target_line(spec: Optional[str], line: int) -> int:
     if spec is None:
         return line
@@ -296,8 +387,10 @@ def _target_line(spec: Optional[str], line: int) -> int:
     return int(spec)
 
 
-def _locate(path: Path, tokens: List[Token], lines: List[str], ann_line: int, line: int, want: str) -> ExpectedSite:
-    """The annotation's expression must appear, token for token, in the code of its target line."""
+def _locate(path: Path, tokens: List[Token], lines: List[str], ann_line: int, line: int, want: str,
+            nth: int = 0) -> ExpectedSite:
+    """The annotation's expression must appear, token for token, in the code of its target line (its
+    nth occurrence there when the same expression is annotated several times)."""
     want_tokens = [t.text for t in code_tokens(tokenize(want))]
     here = [t for t in code_tokens(tokens) if t.line == line]
     texts = [t.text for t in here]
@@ -306,6 +399,7 @@ def _locate(path: Path, tokens: List[Token], lines: List[str], ann_line: int, li
             not (want_tokens[:1] == ["("] and "*" in want_tokens):
         raise CaseError(path, ann_line, f"expect-rewrite{{{{{want}}}}} names no dereference "
                                         f"(a rewrite site is a `->`, a unary `*`, a subscript or a macro call)")
+    found = []
     for i in range(len(texts) - len(want_tokens) + 1):
         # a whole expression, not the tail of a longer member chain (`p->a` inside `q->p->a`)
         if i > 0 and texts[i - 1] in (".", "->"):
@@ -314,36 +408,106 @@ def _locate(path: Path, tokens: List[Token], lines: List[str], ann_line: int, li
                                                    or texts[i - 1] in (")", "]")):
             continue    # that `*` multiplies
         if texts[i:i + len(want_tokens)] == want_tokens:
-            last = here[i + len(want_tokens) - 1]
-            source = lines[line - 1].encode()[here[i].col - 1:last.end_col - 1].decode()
-            return ExpectedSite(line=line, text=source, col=here[i].col, annotation_line=ann_line)
-    raise CaseError(path, ann_line, f"expect-rewrite{{{{{want}}}}} names no expression on line {line}")
+            found.append(i)
+    if nth >= len(found) > 0:
+        raise CaseError(path, ann_line, f"expect-rewrite{{{{{want}}}}} annotated {nth + 1} times, but line {line} "
+                                        f"holds it {len(found)} time(s)")
+    if not found:
+        raise CaseError(path, ann_line, f"expect-rewrite{{{{{want}}}}} names no expression on line {line}")
+    i = found[nth]
+    last = here[i + len(want_tokens) - 1]
+    source = lines[line - 1].encode()[here[i].col - 1:last.end_col - 1].decode()
+    return ExpectedSite(line=line, text=source, col=here[i].col, annotation_line=ann_line)
+
+
+def _without_directives(tokens: List[Token], lines: List[str]) -> List[Token]:
+    """Code tokens outside preprocessor lines (`#define LBRACE {` must not count as a brace)."""
+    directive, continued = set(), False
+    for n, text in enumerate(lines, 1):
+        if continued or text.lstrip().startswith("#"):
+            directive.add(n)
+            continued = text.rstrip().endswith("\\")
+    return [t for t in tokens if t.line not in directive]
 
 
 def _functions(path: Path, tokens: List[Token], declared: Dict[str, Tuple[str, int]]) -> List[Function]:
-    """Program functions: non-static definitions at file scope, and bcc's probe macros."""
-    found = []
-    depth = 0
+    """Program functions: non-static definitions at file scope, and bcc's probe macros. Braces must
+    balance and a program name may be defined once."""
+    found: List[Function] = []
+    opened: List[int] = []      # lines of the braces still open
     i = 0
     while i < len(tokens):
         t = tokens[i]
         if t.text == "{":
-            depth += 1
+            opened.append(t.line)
         elif t.text == "}":
-            depth -= 1
-        elif depth == 0 and t.kind == "identifier" and i + 1 < len(tokens) and tokens[i + 1].text == "(":
+            if not opened:
+                raise CaseError(path, t.line, "a `}` that closes no `{`")
+            opened.pop()
+        elif not opened and t.kind == "identifier" and i + 1 < len(tokens) and tokens[i + 1].text == "(":
             close = matching(tokens, i + 1)
             if close is not None and close + 1 < len(tokens) and tokens[close + 1].text == "{":
                 end = matching(tokens, close + 1, "{", "}")
-                last = tokens[end].line if end is not None else tokens[-1].line
+                if end is None:
+                    raise CaseError(path, tokens[close + 1].line, f"the `{{` of {t.text}'s body is never closed")
                 name = _program_name(tokens, i, close)
                 if name:
+                    twin = next((f for f in found if f.name == name), None)
+                    if twin and not MACRO_NAME.match(name):     # KFUNC_PROBE(a), KFUNC_PROBE(b): bcc names them
+                        raise CaseError(path, t.line, f"program function {name} is defined twice "
+                                                      f"(first on line {twin.first_line})")
                     kind = declared.get(name, (None,))[0] or _infer_type(name)
-                    found.append(Function(name, kind, t.line, last))
-                i = (end if end is not None else len(tokens)) + 1
+                    found.append(Function(name, kind, t.line, tokens[end].line))
+                i = end + 1
                 continue
         i += 1
+    if opened:
+        raise CaseError(path, opened[-1], "a `{` that is never closed")
     return found
+
+
+def _check_implied_attach(path: Path, functions: List[Function], declared: Dict[str, Tuple[str, int]],
+                          attach: Dict[str, Tuple[str, str, int]]) -> None:
+    """bcc attaches kprobe__X, kretprobe__X, tracepoint__C__E by name: a PROG or ATTACH line saying
+    otherwise describes a program bcc does not run."""
+    for f in functions:
+        implied = _implied_attach(f.name)
+        if not implied:
+            continue
+        kind, target = implied
+        if not target or (kind == "tracepoint" and "" in target.split(":")):
+            wants = "tracepoint__<category>__<event>" if kind == "tracepoint" else f"{kind}__<function>"
+            raise CaseError(path, f.first_line, f"{f.name!r} names no attach point: bcc wants {wants}")
+        if f.name in declared and declared[f.name][0] != _infer_type(f.name):
+            prog, line = declared[f.name]
+            raise CaseError(path, line, f"{f.name} is a {_infer_type(f.name)} by its name (bcc attaches it "
+                                        f"so), not a {prog}")
+        if f.name in attach:
+            a_kind, a_target, line = attach[f.name]
+            same = re.search(a_target[3:], target) if a_target.startswith("re:") else a_target == target
+            if a_kind != kind or not same:
+                raise CaseError(path, line, f"ATTACH says {a_kind} {a_target}, but bcc attaches {f.name} "
+                                            f"by its name: {kind} {target}")
+
+
+def _declared_maps(tokens: List[Token]) -> set:
+    """Map names declared by bcc's macros at file scope: BPF_HASH(name, ...), BPF_PERF_OUTPUT(name),
+    and the name fourth in BPF_TABLE(type, key, leaf, name, size) and its variants."""
+    names = set()
+    for i, t in enumerate(tokens[:-1]):
+        if t.kind == "identifier" and MAP_MACRO.match(t.text) and tokens[i + 1].text == "(":
+            close = matching(tokens, i + 1)
+            args, depth = [[]], 0
+            for a in tokens[i + 2:close if close is not None else len(tokens)]:
+                depth += (a.text in "([{") - (a.text in ")]}")
+                if a.text == "," and depth == 0:
+                    args.append([])
+                else:
+                    args[-1].append(a.text)
+            at = 3 if t.text.startswith(("BPF_TABLE", "BPF_F_TABLE")) else 0
+            if at < len(args) and len(args[at]) == 1:
+                names.add(args[at][0])
+    return names
 
 
 def _program_name(tokens: List[Token], i: int, close: int) -> Optional[str]:
@@ -388,8 +552,8 @@ def discover(paths: List[Path], root: Path) -> List[Path]:
     files: List[Path] = []
     for p in paths:
         p = Path(p)
-        if p.is_dir():
-            files += sorted(p.rglob("*.c"))
+        if p.is_dir():    # a folder named x.c is searched, not read
+            files += [f for f in sorted(p.rglob("*.c")) if not f.is_dir()]
         else:
             files.append(p)
     return files
@@ -403,6 +567,6 @@ def load_cases(paths: List[Path], root: Path) -> LoadedCases:
             cases.append(parse_case(f, root))
         except CaseError as e:
             errors.append(e)
-        except OSError as e:
-            errors.append(CaseError(f, 1, f"cannot read: {e.strerror}"))
+        except Exception as e:      # a parser bug must not lose the other cases either
+            errors.append(CaseError(f, 1, f"{INTERNAL} ({type(e).__name__}: {e})"))
     return LoadedCases(tuple(cases), tuple(errors))

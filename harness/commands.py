@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import setup as host_setup
@@ -32,8 +33,8 @@ EXIT_OK, EXIT_FAILURES, EXIT_HARNESS = 0, 1, 2
 @contextmanager
 def rich_progress(console: Console) -> Iterator:
     """A progress callback drawing one bar per task (image build, cell)."""
-    bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=console,
+    bars = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[detail]}", markup=False), TimeElapsedColumn(), console=console,
                     transient=False)
     tasks: Dict[str, int] = {}
 
@@ -64,7 +65,7 @@ def cmd_run(args) -> int:
     root = args.cases_root or CASES_ROOT
     loaded = load_cases(args.cases or [root], root)
     for e in loaded.errors:
-        console.print(f"[magenta]INVALID[/] {e}", highlight=False)
+        console.print(f"[magenta]INVALID[/] {escape(str(e))}", highlight=False)
     mode = resolve_mode(args.mode)
     oracle_cells = set()
     if args.oracle:
@@ -72,7 +73,7 @@ def cmd_run(args) -> int:
         oracle_cells = {c.name for c in cells} if "all" in wanted else set(wanted) & {c.name for c in cells}
         if not oracle_cells:
             console.print(f"note: --oracle runs in {', '.join(wanted)} (vms/matrix.toml oracle_cells), none of "
-                          f"which is selected; pass --oracle-cell to choose", highlight=False)
+                          f"which is selected; pass --oracle-cell to choose", markup=False, highlight=False)
     run = RunDir.create(sys.argv, mode=mode)
     run.record_cases(loaded.cases)
     results = invalid_results(loaded.errors, cells, root)
@@ -85,7 +86,7 @@ def cmd_run(args) -> int:
                                         args.case_timeout, not args.no_cache, oracle_cells)
     results += found
     print_summary(results, console)
-    console.print(f"results: {run.path}", highlight=False)
+    console.print(f"results: {run.path}", markup=False, highlight=False)
     if interrupted:
         console.print("interrupted: finished results are kept; run again to finish the rest")
         return 130
@@ -127,11 +128,11 @@ def cmd_fidelity(args) -> int:
                         by["guest"][1].get(case.id), by["split"][1].get(case.id))
         differences += diffs
         for d in diffs:
-            table.add_row(d.case_id, d.what, d.guest, d.split)
+            table.add_row(*map(escape, (d.case_id, d.what, d.guest, d.split)))
         if not diffs:
             shown = [by[m][1][case.id] for m in ("guest", "split")]
-            table.add_row(case.id, "[green]nothing[/]", *(f"{r.label}" + (f"; {r.oracle}" if r.oracle else "")
-                                                          for r in shown))
+            table.add_row(escape(case.id), "[green]nothing[/]",
+                          *(escape(f"{r.label}" + (f"; {r.oracle}" if r.oracle else "")) for r in shown))
     console.print(table)
     g, s = outcomes["guest"], outcomes["split"]
     console.print(f"guest mode {g.seconds:.0f}s, split mode {s.seconds:.0f}s; "
@@ -198,12 +199,13 @@ def cmd_diff(args) -> int:
     changes = history.changes(b, against=a)
     console = Console()
     from rich.table import Table
-    table = Table(title=f"{a} -> {b}")
+    table = Table(title=escape(f"{a} -> {b}"))
     for col in ("kind", "case", "cell", "class", "cause"):
         table.add_column(col)
     for c in changes:
         style = {"regression": "red", "fix": "green"}.get(c.kind, "yellow")
-        table.add_row(f"[{style}]{c.kind}[/]", c.case_id, c.cell, f"{c.before.label} -> {c.after.label}", c.cause)
+        table.add_row(f"[{style}]{c.kind}[/]", escape(c.case_id), escape(c.cell),
+                      f"{c.before.label} -> {c.after.label}", escape(c.cause))
     console.print(table)
     regressions = [c for c in changes if c.kind == "regression"]
     console.print(f"{len(regressions)} regression(s), {sum(c.kind == 'fix' for c in changes)} fix(es), "
@@ -230,7 +232,7 @@ def cmd_trends(args) -> int:
         counts = Counter((key(r), _family(r)) for r in rows)
         totals = Counter(key(r) for r in rows)
         for group in sorted(totals):
-            table.add_row(group, *[str(counts[(group, f)]) for f in FAMILIES], str(totals[group]))
+            table.add_row(escape(group), *[str(counts[(group, f)]) for f in FAMILIES], str(totals[group]))
         console.print(table)
     return EXIT_OK
 
@@ -265,7 +267,7 @@ def cmd_import_tools(args) -> int:
     with rich_progress(console) as progress:
         result = import_tools(matrix, args.rewriter, CASES_ROOT, progress)
     console.print(f"bpfcc-tools {result.version}: {len(result.written)} tool(s) written as cases under "
-                  f"cases/tools/{args.rewriter}/, {len(result.skipped)} not extracted:", highlight=False)
+                  f"cases/tools/{args.rewriter}/, {len(result.skipped)} not extracted:", markup=False, highlight=False)
     for tool, why in result.skipped:
         console.print(f"  {tool}: {why}", markup=False, highlight=False)
     loaded = load_cases([CASES_ROOT / "tools" / args.rewriter], CASES_ROOT)
@@ -305,24 +307,24 @@ def cmd_triage(args) -> int:
             text, how = triage.program_text(args.file, matrix, progress)
             case = triage.as_case(text, name, work / "cases")
         except (triage.TriageError, CaseError, OSError) as e:
-            console.print(f"[red]cannot triage:[/] {e}", highlight=False)
+            console.print(f"[red]cannot triage:[/] {escape(str(e))}", highlight=False)
             return EXIT_HARNESS
         results = triage.run_cells(case, cells, mode, work / "run", args.jobs, progress)
-    console.print(f"{args.file}: {how}; {mode} mode", highlight=False)
-    table = Table(title=f"triage of {args.file.name}")
+    console.print(f"{args.file}: {how}; {mode} mode", markup=False, highlight=False)
+    table = Table(title=escape(f"triage of {args.file.name}"))
     for col in ("cell", "class", "what decided it"):
         table.add_column(col, overflow="fold")
     for cell in cells:
         r, _ = results[cell.name]
-        table.add_row(cell.name, r.label, r.message)
+        table.add_row(escape(cell.name), r.label, escape(r.message))
     console.print(table)
     labels = {c: r.label for c, (r, _) in results.items()}
     for line in triage.localize(cells, labels):
-        console.print(f"change: {line}", highlight=False)
+        console.print(f"change: {line}", markup=False, highlight=False)
     failing = [c.name for c in cells if results[c.name][0].outcome.is_failure]
     reference = failing[-1] if failing else cells[-1].name
     sig = triage.signature(*results[reference])
-    console.print(f"signature in {reference}: {sig.outcome} {sig.detail}", highlight=False)
+    console.print(f"signature in {reference}: {sig.outcome} {sig.detail}", markup=False, highlight=False)
     case_text = case.text
     if args.reduce:
         if not failing:
@@ -342,7 +344,8 @@ def cmd_triage(args) -> int:
     written = triage.expectations_from(case_text, results, reference)
     (out_dir / f"{name}.c").write_text(written)
     (out_dir / f"{name}.report.txt").write_text(args.file.read_text(errors="replace"))
-    console.print(f"wrote {out_dir / (name + '.c')} (marked for review) and the report beside it", highlight=False)
+    console.print(f"wrote {out_dir / (name + '.c')} (marked for review) and the report beside it", markup=False,
+                  highlight=False)
     return EXIT_FAILURES if failing else EXIT_OK
 
 
@@ -411,7 +414,7 @@ def cmd_images(args) -> int:
     console = Console()
     if args.action == "list":
         for image in list_images():
-            console.print(f"{image.path.name}  {describe(image)}", highlight=False)
+            console.print(f"{image.path.name}  {describe(image)}", markup=False, highlight=False)
         return EXIT_OK
     if args.action == "prune":
         root = images_root()
@@ -429,7 +432,7 @@ def cmd_images(args) -> int:
         for image in list_images():
             kind = image.manifest.get("recipe", {}).get("kind")
             if kind in ("rewriter", "kernel") and image.path.name not in wanted:
-                console.print(f"removing {image.path.name}")
+                console.print(f"removing {image.path.name}", markup=False)
                 shutil.rmtree(image.path)
         return EXIT_OK
     cells = _cells(args.cell)
@@ -440,15 +443,8 @@ def cmd_images(args) -> int:
     with rich_progress(console) as progress:
         for cell in cells:
             for image in (rewriter_image(cell.rewriter, progress), kernel_image(cell.kernel, progress)):
-                console.print(f"{image.path.name}  {describe(image)}", highlight=False)
+                console.print(f"{image.path.name}  {describe(image)}", markup=False, highlight=False)
     return EXIT_OK
-
-
-def cmd_setup(args) -> int:
-    ok = host_setup.ensure(install=args.install)
-    if ok:
-        print("host ready: " + ", ".join(r.what for r in host_setup.requirements()))
-    return EXIT_OK if ok else EXIT_HARNESS
 
 
 def cmd_lint(args) -> int:

@@ -27,8 +27,9 @@ def project_root() -> Path:
 
 
 def display_path(path: Path) -> str:
-    """A path as people want to read it in messages: relative to the project when inside it."""
+    """A path as people want to read it in messages: relative to the project when inside it.
+    os.path.realpath, unlike Path.resolve, does not raise on a symlink loop (a bad case file)."""
     try:
-        return str(Path(path).resolve().relative_to(project_root()))
+        return str(Path(os.path.realpath(path)).relative_to(project_root()))
     except ValueError:
         return str(path)

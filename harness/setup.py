@@ -1,4 +1,6 @@
-"""The host programs the harness needs, found or installed (Debian/Ubuntu: apt-get, as root)."""
+"""The host programs the harness needs, found or installed (Debian/Ubuntu: apt-get, as root).
+
+Standard library only: `python -m harness setup` runs on a fresh machine, before rich or libclang."""
 
 import os
 import shutil
@@ -89,3 +91,11 @@ def ensure(install: bool, echo=print) -> bool:
     if still:
         echo(f"still missing after install: {', '.join(r.what for r in still)}")
     return not still
+
+
+def cmd_setup(args) -> int:
+    """`python -m harness setup [--install]`: exit 0 when the host is ready, 2 (harness trouble) if not."""
+    ok = ensure(install=args.install)
+    if ok:
+        print("host ready: " + ", ".join(r.what for r in requirements()))
+    return 0 if ok else 2

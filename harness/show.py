@@ -4,12 +4,12 @@ from pathlib import Path
 from typing import Optional
 
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 from .cases import Case
 from .classify import Result
 from .observation import Observation
-from .report.terminal import STYLE
 from .sites import compact
 
 
@@ -38,13 +38,13 @@ def marked_source(case: Case, result: Result) -> Text:
 
 def render_show(console: Console, case: Optional[Case], result: Result, obs: Optional[Observation],
                 run_path: Path) -> None:
-    console.rule(f"{result.case_id} @ {result.cell}")
-    console.print(Text.assemble((result.label, STYLE[result.outcome]), f"  {result.message}"))
+    console.rule(escape(f"{result.case_id} @ {result.cell}"))
+    console.print(Text.assemble((result.label, result.outcome.style), f"  {result.message}"))
     if result.oracle:
         console.print(f"runtime checks: {result.oracle}", markup=False, highlight=False)
     if result.versions:
         console.print("versions: " + ", ".join(f"{k} {v}" for k, v in result.versions.items() if v),
-                      highlight=False)
+                      markup=False, highlight=False)
     if case:
         console.print("[bold]original[/] (green: expected and rewritten, red: expected but missing, "
                       "yellow: rewritten but not expected)")
@@ -52,7 +52,7 @@ def render_show(console: Console, case: Optional[Case], result: Result, obs: Opt
     if result.details:
         console.print(result.details.rstrip(), markup=False, highlight=False)
     if obs is None:
-        console.print(f"(no observation stored in {run_path})")
+        console.print(f"(no observation stored in {run_path})", markup=False)
         return
     if obs.rewritten:
         console.print("[bold]rewritten by bcc[/]")
@@ -64,8 +64,8 @@ def render_show(console: Console, case: Optional[Case], result: Result, obs: Opt
             console.print(f"  pass {d.phase}: {d.render()}", markup=False, highlight=False)
     for fn in obs.functions:
         verdict = "loaded" if fn.loaded else f"rejected: {fn.error}"
-        console.print(f"[bold]{fn.name}[/] ({fn.prog_type}): {verdict}; {fn.insns} insns, "
-                      f"probe reads {fn.probe_reads or 0}", highlight=False)
+        console.print(f"[bold]{escape(fn.name)}[/] " + escape(f"({fn.prog_type}): {verdict}; {fn.insns} insns, "
+                                                           f"probe reads {fn.probe_reads or 0}"), highlight=False)
         if fn.verifier_log.strip():
             console.print(fn.verifier_log.rstrip(), markup=False, highlight=False)
-    console.print(f"run: {run_path}", highlight=False)
+    console.print(f"run: {run_path}", markup=False, highlight=False)

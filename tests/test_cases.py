@@ -83,8 +83,6 @@ BAD = {
                   2, "outside the file"),
     "empty.c": ("\n  \n", 1, "empty case file"),
     "not_utf8.c": (b"// CASE: x\nint f(struct pt_regs *ctx) {\n  return 0; // caf\xe9\n}\n", 3, "not UTF-8"),
-    "no_function.c": ("// CASE: x\n#include <linux/sched.h>\nstatic inline int helper(void) { return 1; }\n",
-                      1, "no BPF program function"),
     "no_description.c": ("int f(struct pt_regs *ctx) { return 0; }\n", 1, "missing '// CASE:"),
     "bad_gate.c": ("// CASE: x\n// XFAIL: bcc=0.2 oops\nint f(struct pt_regs *ctx) { return 0; }\n",
                    2, "malformed condition"),
@@ -137,6 +135,7 @@ def test_lint_wants_a_whole_dereference(tmp_path, line, annotation, words):
 def test_runtime_lines(tmp_path):
     text = ("// CASE: x\n// ATTACH: f tc ingress\n// TRIGGER: udp 3 100 4242\n// EXPECT-MAP: pkts[0] == 3\n"
             "// EXPECT-MAP: chars[1] == 'r'\n// EXPECT-MAP: pids[0] == $PID\n"
+            "BPF_ARRAY(pkts, u64, 1);\nBPF_ARRAY(chars, char, 4);\nBPF_HASH(pids, u32, u32);\n"
             "int f(struct __sk_buff *skb) { return 0; }\n")
     case = parse_case(write(tmp_path, "rt.c", text), tmp_path)
     assert case.prog_types() == {"f": "sched_cls"}            # the ATTACH kind says the program type

@@ -4,19 +4,14 @@ trends over runs, regressions and fixes, and for every failure the case with its
 text with the sites marked, and the verifier log."""
 
 import html
-from collections import Counter, OrderedDict
+from collections import Counter
 from typing import Dict, List, Sequence, Tuple
 
 from ..history import Change, History, Row
-from ..outcome import Outcome
+from ..outcome import Outcome, families, family_colour
 from ..sites import compact
 
-COLORS = {"PASS": "#2e7d32", "XFAIL": "#00838f", "UNSUPPORTED": "#9e9e9e", "ENV": "#f9a825",
-          "HARNESS": "#8e24aa", "INVALID": "#8e24aa", "XPASS": "#c62828", "FP-EXTRA": "#ef6c00",
-          "FP-SYNTAX": "#d84315", "FN-MISSING": "#c62828", "FN-VERIFIER": "#b71c1c", "WRONG-READ": "#4a148c"}
-FAMILIES = OrderedDict([("FP", ("FP-EXTRA", "FP-SYNTAX")), ("FN", ("FN-MISSING", "FN-VERIFIER")),
-                        ("WRONG-READ", ("WRONG-READ",))])
-FAMILY_COLORS = {"FP": "#ef6c00", "FN": "#c62828", "WRONG-READ": "#4a148c"}
+FAMILIES = families()
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
 h1{font-size:22px} h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
@@ -40,8 +35,7 @@ def _label(r: Row) -> str:
 
 
 def _family(r: Row) -> str:
-    raw = (r.raw_outcome or r.outcome).label
-    return next((f for f, members in FAMILIES.items() if raw in members), "")
+    return (r.raw_outcome or r.outcome).family
 
 
 def heatmap(rows: List[Row]) -> str:
@@ -57,10 +51,11 @@ def heatmap(rows: List[Row]) -> str:
             if r is None:
                 tds.append("<td></td>")
                 continue
-            tds.append(f'<td class="c" style="background:{COLORS[_label(r)]}" title="{_e(r.message)}">'
+            tds.append(f'<td class="c" style="background:{r.outcome.colour}" title="{_e(r.message)}">'
                        f'<a style="color:#fff;text-decoration:none" href="#{_anchor(r)}">{_e(_label(r))}</a></td>')
         body.append(f"<tr><th style='text-align:left'>{_e(case)}</th>{''.join(tds)}</tr>")
-    legend = "".join(f'<span style="background:{c}">{_e(k)}</span>' for k, c in COLORS.items())
+    legend = "".join(f'<span style="background:{o.colour}" title="{_e(o.meaning)}">{_e(o.label)}</span>'
+                     for o in Outcome)
     return (f'<div class="legend">{legend}</div><table class="heat"><tr><th>case</th>{head}</tr>'
             f'{"".join(body)}</table>')
 
@@ -71,7 +66,7 @@ def _anchor(r: Row) -> str:
 
 def _legend(series: Dict[str, List[int]], pad: int, height: int) -> List[str]:
     return [f'<rect x="{pad + si * 110}" y="{height - 14}" width="10" height="10" '
-            f'fill="{FAMILY_COLORS.get(name, "#555")}"/><text x="{pad + si * 110 + 14}" y="{height - 5}" '
+            f'fill="{family_colour(name)}"/><text x="{pad + si * 110 + 14}" y="{height - 5}" '
             f'font-size="11">{_e(name)}</text>' for si, name in enumerate(series)]
 
 
@@ -89,7 +84,7 @@ def bars(title: str, groups: Sequence[str], series: Dict[str, List[int]]) -> str
             h = (height - 70) * v / top
             x = x0 + si * bar_w
             parts.append(f'<rect x="{x:.0f}" y="{height - 40 - h:.0f}" width="{bar_w - 2:.0f}" height="{h:.0f}" '
-                         f'fill="{FAMILY_COLORS.get(name, "#555")}"><title>{_e(name)}: {v}</title></rect>')
+                         f'fill="{family_colour(name)}"><title>{_e(name)}: {v}</title></rect>')
             parts.append(f'<text x="{x + bar_w / 2 - 4:.0f}" y="{height - 44 - h:.0f}" font-size="10">{v}</text>')
         parts.append(f'<text x="{x0}" y="{height - 24}" font-size="11">{_e(group)}</text>')
     parts += _legend(series, pad, height)
@@ -107,7 +102,7 @@ def lines(title: str, xs: List[str], series: Dict[str, List[int]]) -> str:
              f'<line x1="{pad}" y1="{height - 40}" x2="{width - pad}" y2="{height - 40}" stroke="#999"/>']
     for name, vals in series.items():
         pts = [(pad + i * step, height - 40 - (height - 80) * v / top) for i, v in enumerate(vals)]
-        color = FAMILY_COLORS.get(name, "#555")
+        color = family_colour(name)
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'
                      + " ".join(f"{x:.0f},{y:.0f}" for x, y in pts) + '"/>')
         for (x, y), v in zip(pts, vals):
@@ -165,7 +160,7 @@ def failure_section(history: History, r: Row) -> str:
     rewritten = history.artifact(r.artifacts.get("rewritten"))
     logs = [(k.split(":", 1)[1], history.artifact(v)) for k, v in sorted(r.artifacts.items())
             if k.startswith("verifier:")]
-    parts = [f'<details id="{_anchor(r)}"><summary><span style="color:{COLORS[_label(r)]}">{_e(_label(r))}</span> '
+    parts = [f'<details id="{_anchor(r)}"><summary><span style="color:{r.outcome.colour}">{_e(_label(r))}</span> '
              f'{_e(r.case_id)} @ {_e(r.cell)}</summary><p>{_e(r.message)}</p>']
     if r.oracle:
         parts.append(f"<p>value oracle: {_e(r.oracle)}</p>")

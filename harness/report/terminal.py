@@ -4,15 +4,12 @@ from collections import Counter
 from typing import Dict, List
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..classify import Result
 from ..outcome import Outcome
 
-STYLE = {Outcome.PASS: "green", Outcome.XFAIL: "cyan", Outcome.UNSUPPORTED: "dim",
-         Outcome.ENV: "yellow", Outcome.HARNESS: "magenta", Outcome.INVALID: "magenta",
-         Outcome.XPASS: "red", Outcome.FP_EXTRA: "red", Outcome.FP_SYNTAX: "red",
-         Outcome.FN_MISSING: "red", Outcome.FN_VERIFIER: "red", Outcome.WRONG_READ: "bold red"}
 
 
 def matrix_table(results: List[Result]) -> Table:
@@ -25,25 +22,26 @@ def matrix_table(results: List[Result]) -> Table:
     by: Dict[tuple, Result] = {(r.case_id, r.cell): r for r in results}
 
     def mark(r):
-        return f"[{STYLE[r.outcome]}]{r.label}[/]" if r else ""
+        return f"[{r.outcome.style}]{r.label}[/]" if r else ""
 
     if len(rewriters) > 1 and len(kernels) > 1:
         table = Table(title="case x rewriter x kernel")
         table.add_column("case")
         table.add_column("rewriter")
         for k in kernels:
-            table.add_column(k, justify="center")
+            table.add_column(escape(k), justify="center")
         for case in cases:
             for i, rw in enumerate(rewriters):
-                table.add_row(case if i == 0 else "", rw, *[mark(by.get((case, f"{rw}@{k}"))) for k in kernels],
+                marks = [mark(by.get((case, f"{rw}@{k}"))) for k in kernels]
+                table.add_row(escape(case) if i == 0 else "", escape(rw), *marks,
                               end_section=i == len(rewriters) - 1)
         return table
     table = Table(title="case x cell")
     table.add_column("case")
     for cell in cells:
-        table.add_column(cell, justify="center")
+        table.add_column(escape(cell), justify="center")
     for case in cases:
-        table.add_row(case, *[mark(by.get((case, cell))) for cell in cells])
+        table.add_row(escape(case), *[mark(by.get((case, cell))) for cell in cells])
     return table
 
 
@@ -57,7 +55,7 @@ def group_table(results: List[Result]) -> Table:
         table.add_column(o.label, justify="right")
     counts = Counter((r.case_id.split("/")[0], r.outcome) for r in results)
     for g in groups:
-        table.add_row(g, *[str(counts[(g, o)] or "") for o in present])
+        table.add_row(escape(g), *[str(counts[(g, o)] or "") for o in present])
     return table
 
 
@@ -73,7 +71,7 @@ def print_summary(results: List[Result], console: Console = None, details: bool 
         console.print(group_table(results))
     for r in results:
         if r.outcome.is_failure or (details and r.outcome is Outcome.XFAIL):
-            console.print(f"[{STYLE[r.outcome]}]{r.label}[/] {r.case_id} @ {r.cell}: {r.message}",
+            console.print(f"[{r.outcome.style}]{r.label}[/] {escape(f'{r.case_id} @ {r.cell}: {r.message}')}",
                           markup=True, highlight=False, soft_wrap=True)
             if r.outcome.is_failure and r.details:
                 console.print(r.details.rstrip(), markup=False, highlight=False)
@@ -84,6 +82,6 @@ def print_summary(results: List[Result], console: Console = None, details: bool 
         for col in ("case", "cell", "oracle"):
             table.add_column(col, overflow="fold")
         for r in oracle_notes:
-            table.add_row(r.case_id, r.cell, r.oracle)
+            table.add_row(escape(r.case_id), escape(r.cell), escape(r.oracle))
         console.print(table)
     console.print(counts_line(results), highlight=False)
