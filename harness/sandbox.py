@@ -197,6 +197,10 @@ class Cgroup:
             hits.append(f"processes ({self.pids})")
         return hits
 
+    def peak(self) -> int:
+        """The most memory the sandbox held at once (bytes; 0 where the kernel does not say)."""
+        return int(self._read("memory.peak" if self.version == 2 else "memory.max_usage_in_bytes") or 0)
+
     def close(self) -> None:
         """Kill whatever is left in it, then remove it."""
         for d in self.dirs:

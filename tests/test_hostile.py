@@ -4,7 +4,7 @@ split mode's untrusted compile sandbox. Every attempt must fail, say how (the re
 errno in its scratch directory), and leave the host as it was; the report still gets a verdict.
 
 Needs root, the images of the matrix's newest rewriter (extraction) and of the default cell (compile);
-a missing personality is captured by booting its kernel once, hence the vm marker."""
+a missing personality is captured by booting its kernel once, hence the vm marker on those tests."""
 
 import ctypes
 import json
@@ -26,8 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "tests" / "fixtures" / "hostile" / "report.py"
 COMPILE_CELL = "bcc-0.26@linux-6.1"
 
-pytestmark = [pytest.mark.vm,
-              pytest.mark.skipif(os.geteuid() != 0, reason="split mode and the sandbox need root")]
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="split mode and the sandbox need root")
 
 # ---- the host's state, read with our own privileges -----------------------------------------------
 
@@ -134,12 +133,14 @@ REFUSED = {
 }
 
 
+@pytest.mark.vm
 @pytest.mark.parametrize("name", sorted(REFUSED))
 def test_each_attempt_is_refused(hostile, name):
     a = hostile["attempts"][name]
     assert not a["ok"] and a["errno"] in REFUSED[name], a
 
 
+@pytest.mark.vm
 def test_kill_of_pid_1_reaches_only_the_sandbox_init(hostile):
     a = hostile["attempts"]["kill_1"]
     assert not a["ok"] and "sandbox's own init" in a["detail"] and "runner.py" in a["detail"], a
@@ -147,6 +148,7 @@ def test_kill_of_pid_1_reaches_only_the_sandbox_init(hostile):
     assert hostile["canary"].poll() is None                                       # and the host process too
 
 
+@pytest.mark.vm
 def test_no_bpf_object_of_the_report_in_the_host_kernel(hostile):
     for state in ("after_extract", "after"):
         progs, maps = hostile[state]["progs"], hostile[state]["maps"]
@@ -154,11 +156,13 @@ def test_no_bpf_object_of_the_report_in_the_host_kernel(hostile):
         assert not [m for m in maps if m.startswith(("hostile", "huge_"))], maps
 
 
+@pytest.mark.vm
 def test_no_module_no_mount_left(hostile):
     assert hostile["after"]["modules"] == hostile["before"]["modules"]
     assert str(hostile["tmp"]) not in hostile["after"]["mounts"]
 
 
+@pytest.mark.vm
 def test_nothing_written_outside_the_scratch_dir(hostile):
     assert not Path(hostile["host"]["canary_path"]).exists()
     newest = list(hostile["matrix"].rewriters.values())[-1]
@@ -168,6 +172,7 @@ def test_nothing_written_outside_the_scratch_dir(hostile):
     assert not (hostile["tmp"] / "extract" / "in" / "hostile-canary").exists()
 
 
+@pytest.mark.vm
 def test_fork_bomb_and_big_files_are_bounded(hostile):
     bomb = hostile["attempts"]["fork_bomb"]["detail"]
     children = int(bomb.split("after ")[1].split(" children")[0])
@@ -178,6 +183,7 @@ def test_fork_bomb_and_big_files_are_bounded(hostile):
     assert hostile["seconds"] < 60, hostile["seconds"]     # the host stayed responsive: it all ran promptly
 
 
+@pytest.mark.vm
 def test_huge_maps_hit_the_compile_cap_and_get_a_verdict(hostile):
     assert "BPF_HASH(huge_hash, u32, u64, 100000000)" in hostile["text"]
     assert hostile["how"].startswith("extracted from hostile_report.py")
@@ -188,6 +194,7 @@ def test_huge_maps_hit_the_compile_cap_and_get_a_verdict(hostile):
     assert hostile["compile_seconds"] < 120
 
 
+@pytest.mark.vm
 def test_a_script_that_fails_gets_a_clear_verdict(tmp_path):
     """A fork bomb whose children fork for ever, then an exit: the sandbox's process cap holds it, the
     sandbox's init kills what is left, and triage says the script failed and why."""
@@ -218,3 +225,28 @@ def test_unsafe_compiler_flags_are_refused(tmp_path):
     with pytest.raises(triage.TriageError, match="may not use: -Xclang -load -Xclang"):
         triage.program_text(report, load_matrix())
 
+
+
+def test_untrusted_compile_is_refused_where_no_cgroup_caps_it(tmp_path, monkeypatch):
+    from harness.backends import split
+    from harness.images.store import Image
+    monkeypatch.setattr(split.Cgroup, "create", classmethod(lambda cls, *a: None))
+    kernel, image = Image(tmp_path / "k", {"kver": "6.1.0"}), Image(tmp_path / "r", {})
+    out, problem = split.run_sandboxed(image, kernel, image, tmp_path / "in", tmp_path, "compile", 10,
+                                       untrusted=True)
+    assert "refusing to compile an untrusted program" in problem and not list(out.iterdir())
+
+
+def test_untrusted_tree_has_three_device_nodes_and_read_only_inputs(tmp_path):
+    from harness.backends.split import sandbox_mounts
+    from harness.images.store import Image
+    kernel, pers = Image(tmp_path / "k", {"kver": "6.1.0"}), Image(tmp_path / "p", {})
+    steps = sandbox_mounts(Path("/img"), Path("/w/in"), Path("/w/out"), kernel, pers, untrusted=True,
+                           scripts=True)
+    binds = [s for s in steps if s[0] in ("bind", "rbind")]
+    assert [s[1] for s in binds if s[2].startswith("dev")] == ["/dev/null", "/dev/zero", "/dev/urandom"]
+    writable = [s[2] for s in binds if ["ro", s[2]] not in steps and not s[2].startswith("dev/")]
+    assert writable == ["run/harness/out"], writable     # and /dev/null: writes to it go nowhere
+    assert ["rofs", "dev"] in steps and ["rofs", "sys"] in steps and ["rofs", "run"] in steps
+    trusted = sandbox_mounts(Path("/img"), Path("/w/in"), Path("/w/out"), kernel, pers)
+    assert ["rbind", "/dev", "dev"] in trusted and ["as-sandbox-root"] not in trusted

@@ -170,6 +170,9 @@ def run_sandboxed(rewriter: Image, kernel: Image, pers: Image, inp: Path, work: 
                     proc.kill()
                     proc.wait()
         hit = cgroup.hit() if cgroup else []
+        with open(work / f"{name}.console", "a") as console:
+            console.write(f"cgroup: peak memory {cgroup.peak() >> 20} MiB of a {COMPILE_MEMORY >> 20} MiB cap\n"
+                          if cgroup else "cgroup: none could be made here; memory not capped\n")
     finally:
         if cgroup:
             cgroup.close()
