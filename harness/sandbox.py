@@ -467,6 +467,8 @@ def _launch(spec: dict) -> dict:
     go_r, go_w = os.pipe()
     child = os.fork()
     if child == 0:
+        os.close(ready_r)
+        os.close(go_w)
         try:
             _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
@@ -486,6 +488,8 @@ def _launch(spec: dict) -> dict:
         except BaseException as e:
             print(f"sandbox setup: {e}", file=sys.stderr, flush=True)
             os._exit(125)
+    os.close(ready_w)       # so a child that dies early reads as end of file, not as a hang
+    os.close(go_r)
     result = {"exit": "setup-failed"}
     try:
         if os.read(ready_r, 1) != b"u":
@@ -515,6 +519,7 @@ def _launch(spec: dict) -> dict:
 
 
 def main(argv: List[str]) -> int:
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)     # the harness gone: stop, clean up
     spec = json.loads(Path(argv[1]).read_text())
     try:
         result = _launch(spec)
