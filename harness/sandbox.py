@@ -31,6 +31,7 @@ import ctypes
 import errno
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -236,14 +237,14 @@ def _controllers(path: Path) -> set:
 
 # ---- what an untrusted compile may ask of clang ------------------------------------------------
 
-SAFE_CFLAG_PREFIXES = ("-D", "-U", "-I", "-O", "-std=", "-W", "-w", "-g")
+SAFE_CFLAG = re.compile(r"-[DU]\S+|-I[^\s,]+|-O[0-3sz]?|-std=[\w+]+|-W[\w=-]+|-w|-g[0-3]?")
 
 
 def unsafe_cflags(cflags: Sequence[str]) -> List[str]:
     """Compiler flags an untrusted program may not pass: anything beyond macros, include dirs,
     optimisation, language standard and warnings (e.g. -Xclang -load, -fplugin, -Wp,... could make
     clang run code or write files as root on the host)."""
-    return [f for f in cflags if not f.startswith(SAFE_CFLAG_PREFIXES) or (f.startswith("-W") and "," in f)]
+    return [f for f in cflags if not SAFE_CFLAG.fullmatch(f)]
 
 
 # ---- the report sandbox (host side) -------------------------------------------------------------

@@ -95,7 +95,8 @@ def hostile(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
     canary_proc = subprocess.Popen(["sleep", "600"])
     name, major_minor = block_device()
-    host = {"canary_pid": canary_proc.pid, "canary_path": str(tmp / "canary-written-by-the-report"),
+    pmu = Path("/sys/bus/event_source/devices/kprobe/type")
+    host = {"kprobe_type": int(pmu.read_text()) if pmu.exists() else 0, "canary_pid": canary_proc.pid, "canary_path": str(tmp / "canary-written-by-the-report"),
             "block_device": name, "block_major_minor": major_minor, "tracepoint_id": host_tracepoint_id()}
     report = tmp / "hostile_report.py"
     report.write_text(REPORT.read_text().replace("\nHOST = {}\n", f"\nHOST = {json.dumps(host)}\n", 1))
@@ -123,7 +124,9 @@ def hostile(tmp_path_factory):
 # attempt -> the errnos that mean "refused" (ENOSYS: a kernel built without modules)
 REFUSED = {
     "bpf_prog_load": {"EPERM"}, "bpf_map_create": {"EPERM"},
-    "perf_event_open_tracepoint": {"EACCES", "EPERM"}, "kprobe_events": {"ENOENT", "EROFS", "EACCES"},
+    "perf_event_open_tracepoint": {"EACCES", "EPERM"},
+    "perf_event_open_kprobe": {"EACCES", "EPERM"} if Path("/sys/bus/event_source/devices/kprobe").exists()
+    else {"ENODEV"}, "kprobe_events": {"ENOENT", "EROFS", "EACCES"},
     "init_module": {"EPERM", "ENOSYS"}, "finit_module": {"EPERM", "ENOSYS"},
     "mount": {"EPERM"}, "remount_root_rw": {"EPERM"}, "nested_userns": {"ENOSPC", "EPERM"},
     "kill_host_process": {"ESRCH"}, "read_block_device": {"ENOENT"}, "mknod_block_device": {"EPERM"},
@@ -250,3 +253,10 @@ def test_untrusted_tree_has_three_device_nodes_and_read_only_inputs(tmp_path):
     assert ["rofs", "dev"] in steps and ["rofs", "sys"] in steps and ["rofs", "run"] in steps
     trusted = sandbox_mounts(Path("/img"), Path("/w/in"), Path("/w/out"), kernel, pers)
     assert ["rbind", "/dev", "dev"] in trusted and ["as-sandbox-root"] not in trusted
+
+
+def test_compiler_flag_allow_list():
+    from harness.sandbox import unsafe_cflags
+    assert unsafe_cflags(["-DMAX=1", "-I/usr/include", "-O2", "-std=gnu11", "-Wno-unused", "-w", "-g", "-UX"]) == []
+    hostile = ["-Xclang", "-load", "-fplugin=x.so", "-Wp,-x", "-Wl,a", "-gsplit-dwarf", "-include", "/dev/vda"]
+    assert unsafe_cflags(hostile) == hostile
