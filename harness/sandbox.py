@@ -132,6 +132,7 @@ class Cgroup:
             except OSError:
                 pass
         for parent in parents:
+            _remove_stale(parent)
             d = parent / name
             try:
                 d.mkdir()
@@ -151,6 +152,7 @@ class Cgroup:
             if controller not in mounts:
                 continue
             d = Path(mounts[controller]) / own.get(controller, "/").lstrip("/") / name
+            _remove_stale(d.parent)
             try:
                 d.mkdir()
             except OSError:
@@ -226,6 +228,17 @@ class Cgroup:
                     if e.errno == errno.ENOENT:
                         break
                     time.sleep(0.05)
+
+
+def _remove_stale(parent: Path) -> None:
+    """Empty cgroups of ours whose harness process is gone (killed before it could remove them)."""
+    for d in parent.glob("harness-*-*-*"):
+        pid = d.name.rsplit("-", 2)[-2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            try:
+                d.rmdir()
+            except OSError:
+                pass
 
 
 def _controllers(path: Path) -> set:
@@ -450,6 +463,7 @@ def _enter(spec: dict) -> None:
         pass
     _become_ns_root()       # in case the steps did not say when
     _drop_everything(spec["limits"], spec["bounded_memory"], spec["bounded_pids"])
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)      # again: changing uid cleared it
     os.execve(spec["argv"][0], spec["argv"], spec["env"])
 
 
@@ -511,12 +525,28 @@ def _launch(spec: dict) -> dict:
             if stopping or time.monotonic() > deadline:
                 os.kill(child, signal.SIGKILL)      # its PID 1 dies with it (parent-death signal)
                 os.waitpid(child, 0)
+                _kill_members(spec["cgroup_procs"])
                 result = {"exit": "stopped" if stopping else "timeout"}
                 break
             time.sleep(0.05)
     finally:
         copy_regular_files(Path(scratch), Path(spec["out"]))
     return result
+
+
+def _kill_members(procs_files: List[str]) -> None:
+    """Everything else in the sandbox's cgroup, should anything have slipped the PID namespace's end."""
+    for procs in procs_files:
+        try:
+            pids = [int(p) for p in Path(procs).read_text().split()]
+        except OSError:
+            continue
+        for pid in pids:
+            if pid != os.getpid():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
 
 
 def main(argv: List[str]) -> int:

@@ -11,6 +11,7 @@ import json
 import os
 import struct
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -260,3 +261,24 @@ def test_compiler_flag_allow_list():
     assert unsafe_cflags(["-DMAX=1", "-I/usr/include", "-O2", "-std=gnu11", "-Wno-unused", "-w", "-g", "-UX"]) == []
     hostile = ["-Xclang", "-load", "-fplugin=x.so", "-Wp,-x", "-Wl,a", "-gsplit-dwarf", "-include", "/dev/vda"]
     assert unsafe_cflags(hostile) == hostile
+
+
+@pytest.mark.vm
+def test_nothing_of_the_sandbox_outlives_a_killed_harness(tmp_path):
+    report = tmp_path / "sleepy.py"
+    report.write_text("import time\ntime.sleep(300)\n")
+    harness = subprocess.Popen([sys.executable, "-c", "import sys; from pathlib import Path; "
+                                "from harness import triage; from harness.matrix import load_matrix; "
+                                "triage.program_text(Path(sys.argv[1]), load_matrix(), workdir=Path(sys.argv[2]))",
+                                str(report), str(tmp_path / "extract")], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not sandbox_leftovers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sandbox_leftovers(), "the report never started"
+    harness.kill()
+    harness.wait()
+    deadline = time.monotonic() + 10
+    while sandbox_leftovers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not sandbox_leftovers()

@@ -157,8 +157,10 @@ def run_sandboxed(rewriter: Image, kernel: Image, pers: Image, inp: Path, work: 
     problem = ""
     try:
         with open(work / f"{name}.console", "w") as console:
-            proc = subprocess.Popen(["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--ipc",
-                                     "--uts", "--propagation", "private", "sh", str(script)],
+            # the harness killed: unshare dies too (parent-death signal), and with it the PID namespace
+            tied = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
+            proc = subprocess.Popen([*tied, "unshare", "--mount", "--net", "--pid", "--fork", "--kill-child",
+                                     "--ipc", "--uts", "--propagation", "private", "sh", str(script)],
                                     stdout=console, stderr=subprocess.STDOUT)
             while proc.poll() is None:
                 time.sleep(0.2)
