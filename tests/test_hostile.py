@@ -9,6 +9,7 @@ a missing personality is captured by booting its kernel once, hence the vm marke
 import ctypes
 import json
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -96,8 +97,11 @@ def hostile(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
     canary_proc = subprocess.Popen(["sleep", "600"])
     name, major_minor = block_device()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
     pmu = Path("/sys/bus/event_source/devices/kprobe/type")
-    host = {"kprobe_type": int(pmu.read_text()) if pmu.exists() else 0, "canary_pid": canary_proc.pid, "canary_path": str(tmp / "canary-written-by-the-report"),
+    host = {"kprobe_type": int(pmu.read_text()) if pmu.exists() else 0, "canary_pid": canary_proc.pid, "listen_port": listener.getsockname()[1], "canary_path": str(tmp / "canary-written-by-the-report"),
             "block_device": name, "block_major_minor": major_minor, "tracepoint_id": host_tracepoint_id()}
     report = tmp / "hostile_report.py"
     report.write_text(REPORT.read_text().replace("\nHOST = {}\n", f"\nHOST = {json.dumps(host)}\n", 1))
@@ -120,6 +124,7 @@ def hostile(tmp_path_factory):
            "result": result, "compile_seconds": compile_seconds, "matrix": matrix}
     canary_proc.kill()
     canary_proc.wait()
+    listener.close()
 
 
 # attempt -> the errnos that mean "refused" (ENOSYS: a kernel built without modules)
@@ -130,7 +135,7 @@ REFUSED = {
     else {"ENODEV"}, "kprobe_events": {"ENOENT", "EROFS", "EACCES"},
     "init_module": {"EPERM", "ENOSYS"}, "finit_module": {"EPERM", "ENOSYS"},
     "mount": {"EPERM"}, "remount_root_rw": {"EPERM"}, "nested_userns": {"ENOSPC", "EPERM"},
-    "kill_host_process": {"ESRCH"}, "read_block_device": {"ENOENT"}, "mknod_block_device": {"EPERM"},
+    "kill_host_process": {"ESRCH"}, "connect_host_loopback": {"ENETUNREACH"}, "read_block_device": {"ENOENT"}, "mknod_block_device": {"EPERM"},
     "write_host_path": {"ENOENT"}, "write_image": {"EROFS"}, "write_inputs": {"EROFS"},
     "write_sysrq": {"ENOENT", "EACCES", "EROFS"}, "write_core_pattern": {"EACCES", "EROFS"},
     "fork_bomb": {"EAGAIN"}, "big_file": {"EFBIG"}, "sparse_file": {"EFBIG"},
