@@ -64,7 +64,7 @@ def personality(kernel: Image, rootfs: Image, qemu: QemuBackend, progress: Progr
 
 def sandbox_mounts(root: Path, inp: Path, out: Path, kernel: Image, pers: Image, untrusted: bool = False,
                    scripts: bool = False) -> List[list]:
-    """The sandbox's tree, as steps for sandbox.apply_mounts (targets relative to the new root; '' is the
+    """The sandbox's tree, as steps for sandbox_launch.apply_mounts (targets relative to the new root; '' is the
     root; {release} is the host's uname -r). An untrusted program's tree has a /dev of null, zero and
     urandom instead of the host's, the kernel's personality read-only and a size-capped /tmp; with
     untrusted `scripts` (the report sandbox) the input dir is read-only too (the compile's runner, our
