@@ -1,9 +1,10 @@
 """`import-tools`: bcc's own tools (Debian's bpfcc-tools of a rewriter's suite) as a real-world corpus.
 
 Each tool script runs with no arguments (its default options) inside the rewriter's root, in the split
-sandbox, with BPF() replaced by a recorder of the text it would compile (guest/runner.py, mode
-"extract"); the text becomes a report-only case under cases/tools/<rewriter>/, keeping its origin.
-Debian's scripts are trusted code, but they still run with no network and a read-only root.
+report sandbox (sandbox.py: no capability over the host, capped resources), with BPF() replaced by a
+recorder of the text it would compile (guest/runner.py, mode "extract"); the text becomes a report-only
+case under cases/tools/<rewriter>/, keeping its origin. Debian's scripts are treated as untrusted input
+like any report: imported cases compile on the host only in the memory-capped compile sandbox.
 """
 
 import json
@@ -14,7 +15,7 @@ from typing import List, Tuple
 
 from .backends.base import new_guest_input
 from .backends.qemu import QemuBackend
-from .backends.split import personality, run_sandboxed
+from .backends.split import personality, run_report_scripts
 from .images.build import RewriterSpec, kernel_image, rewriter_image
 from .images.debian import PrivateApt, extract_deb
 from .matrix import Matrix
@@ -84,9 +85,10 @@ def import_tools(matrix: Matrix, rewriter: str, cases_root: Path, progress: Prog
         tools.append(script.name)
     (inp / "job.json").write_text(json.dumps({"mode": "extract", "tools": tools, "case_timeout": 60}))
     progress(f"import-tools {rewriter}", 0, len(tools), "running the scripts in the sandbox")
-    out, problem = run_sandboxed(root_image, kernel, pers, inp, work, "extract", 60 * len(tools) + 120)
-    if problem:
-        raise RuntimeError(f"tool extraction failed: {problem}")
+    ran = run_report_scripts(root_image, kernel, pers, inp, work, "extract", 60 * len(tools) + 120)
+    if ran.problem:
+        raise RuntimeError(f"tool extraction failed: {ran.problem}")
+    out = ran.out
     dest = cases_root / "tools" / rewriter
     dest.mkdir(parents=True, exist_ok=True)
     written = []

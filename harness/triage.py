@@ -2,9 +2,11 @@
 run across the matrix, classified per cell, the change located across releases and kernels, optionally
 reduced with C-Vise to the smallest program with the same failure signature, and kept as a case.
 
-Safety: the report is untrusted. Its Python is only run inside the split sandbox (no network, read-only
-root, private /tmp, time limit) to extract the C text; its programs are compiled there and loaded only
-inside VMs (split or guest mode), never into the host kernel.
+Safety: the report is untrusted. Its Python runs only in the report sandbox (sandbox.py: an unprivileged
+user namespace with no capability over the host, its own PID/mount/network/IPC/UTS namespaces, a
+read-only root, a /dev of null, zero and urandom, memory/process/CPU/file-size caps) to extract the C
+text. Its program compiles on the host only in split mode's memory-capped compile sandbox, with an
+allow-list of compiler flags, and loads only inside VMs, never into the host kernel.
 """
 
 import json
@@ -22,7 +24,7 @@ from typing import Dict, List, Optional, Tuple
 from .backends import backend_for
 from .backends.base import new_guest_input
 from .backends.qemu import QemuBackend
-from .backends.split import personality, run_sandboxed
+from .backends.split import personality, run_report_scripts
 from .cases import Case, CaseError, parse_case
 from .classify import Result
 from .gates import version_tuple
@@ -31,6 +33,7 @@ from .matrix import Cell, Matrix
 from .observation import Observation
 from .pipeline import run_cell
 from .progress import Progress, silent
+from .sandbox import Sandboxed, unsafe_cflags
 
 MAX_REPORT_BYTES = 256 * 1024
 EXTRACT_TIMEOUT = 60
@@ -40,34 +43,72 @@ class TriageError(RuntimeError):
     pass
 
 
-def program_text(path: Path, matrix: Matrix, progress: Progress = silent) -> Tuple[str, str]:
-    """(C text, how it was obtained). Python scripts run in the sandbox with BPF() recording its text."""
+def program_text(path: Path, matrix: Matrix, progress: Progress = silent,
+                 workdir: Optional[Path] = None) -> Tuple[str, str]:
+    """(C text, how it was obtained). A Python report runs in the report sandbox (sandbox.py) with BPF()
+    recording its text; its scratch directory is kept under `workdir` when one is given."""
     data = path.read_bytes()
     if len(data) > MAX_REPORT_BYTES:
         raise TriageError(f"{path}: {len(data)} bytes, more than the {MAX_REPORT_BYTES} a report may have")
     text = data.decode("utf-8", errors="replace")
     if path.suffix != ".py" and not text.startswith("#!"):
-        return text, "C program as given"
+        return _checked(path, text), "C program as given"
     rewriter = list(matrix.rewriters.values())[-1]
     kernel_spec = next((k for k in matrix.kernels.values() if k.suite == rewriter.suite),
                        list(matrix.kernels.values())[-1])
     root, kernel = rewriter_image(rewriter, progress), kernel_image(kernel_spec, progress)
     pers = personality(kernel, root, QemuBackend(), progress)
-    work = Path(tempfile.mkdtemp(prefix="harness-extract-"))
-    inp = work / "in"
-    new_guest_input(inp)
-    (inp / "tools").mkdir()
-    shutil.copy(path, inp / "tools" / "report.py")
-    (inp / "job.json").write_text(json.dumps({"mode": "extract", "tools": ["report.py"],
-                                              "case_timeout": EXTRACT_TIMEOUT}))
-    out, problem = run_sandboxed(root, kernel, pers, inp, work, "extract", EXTRACT_TIMEOUT + 60)
-    info = json.loads((out / "report.py.json").read_text()) if (out / "report.py.json").exists() else {}
-    extracted = out / "report.py.c"
-    if problem or not extracted.exists() or not extracted.read_text().strip():
-        why = problem or (info.get("stderr") or "").strip().splitlines()[-1:] or ["it never called BPF(text=...)"]
-        raise TriageError(f"{path}: cannot extract the BPF program the script builds with its default "
-                          f"options ({why if isinstance(why, str) else why[0]})")
-    return extracted.read_text(), f"extracted from {path.name} run with no arguments (bcc {rewriter.name})"
+    work = workdir or Path(tempfile.mkdtemp(prefix="harness-extract-"))
+    try:
+        inp = work / "in"
+        new_guest_input(inp)
+        (inp / "tools").mkdir()
+        shutil.copy(path, inp / "tools" / "report.py")
+        (inp / "job.json").write_text(json.dumps({"mode": "extract", "tools": ["report.py"],
+                                                  "case_timeout": EXTRACT_TIMEOUT}))
+        ran = run_report_scripts(root, kernel, pers, inp, work, "extract", EXTRACT_TIMEOUT + 30)
+        info = _json(ran.out / "report.py.json")
+        extracted = ran.out / "report.py.c"
+        text = extracted.read_text(errors="replace") if extracted.is_file() else ""
+        if ran.problem or not text.strip():
+            raise TriageError(f"{path}: the report's script failed: {script_failure(ran, info)}")
+    finally:
+        if workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    return _checked(path, text), f"extracted from {path.name} run with no arguments (bcc {rewriter.name})"
+
+
+def script_failure(ran: Sandboxed, info: dict) -> str:
+    """Why a report's script gave no program: how it ended, the caps it hit, its last stderr line."""
+    last = (info.get("stderr") or "").strip().splitlines()[-1:]
+    code = info.get("exit", ran.exit)
+    if ran.problem:
+        why = ran.problem
+    elif code == 0:
+        why = "it never called BPF(text=...) with its default options"
+    else:
+        why = f"it exited {code}" if isinstance(code, int) else f"it ended with {code}"
+    if ran.hit:
+        why += f"; it reached the sandbox's cap on {' and '.join(ran.hit)}"
+    return why + (f" ({last[0][:200]})" if last else "")
+
+
+def _json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _checked(path: Path, text: str) -> str:
+    """The program, unless it asks clang for flags an untrusted program may not use on the host."""
+    flags = [f for line in text.splitlines() if line.lstrip().startswith("// CFLAGS:")
+             for f in line.split(":", 1)[1].split()]
+    bad = unsafe_cflags(flags)
+    if bad:
+        raise TriageError(f"{path}: the report asks for compiler flags an untrusted program may not use: "
+                          f"{' '.join(bad)} (allowed: -D, -U, -I, -O, -std=, -W<warning>, -w, -g)")
+    return text
 
 
 def as_case(text: str, name: str, root: Path) -> Case:

@@ -26,8 +26,9 @@ from typing import Dict, List, Tuple
 from ..images.store import Image, Recipe, ensure
 from ..interrupt import stop_requested
 from ..progress import Progress
-from .base import GuestJob, GuestRun, new_guest_input, write_input, write_program_input
+from .base import GuestJob, GuestRun, guest_dir_name, new_guest_input, write_input, write_program_input
 from .qemu import QemuBackend
+from ..sandbox import COMPILE_MEMORY, COMPILE_PIDS, REPORT_LIMITS, Cgroup, Sandboxed, run_untrusted, unsafe_cflags
 
 PERSONALITY_RECIPE = 3
 COMPILE_TIMEOUT_SLACK = 60
@@ -61,74 +62,155 @@ def personality(kernel: Image, rootfs: Image, qemu: QemuBackend, progress: Progr
     return ensure(recipe, build)
 
 
-def sandbox_script(root: Path, mnt: Path, inp: Path, out: Path, kernel: Image, pers: Image) -> str:
-    """The shell that builds the compile sandbox inside `unshare --mount --net` and runs the runner."""
-    kver = kernel.manifest["kver"]
+def sandbox_mounts(root: Path, inp: Path, out: Path, kernel: Image, pers: Image, untrusted: bool = False,
+                   scripts: bool = False) -> List[list]:
+    """The sandbox's tree, as steps for sandbox_launch.apply_mounts (targets relative to the new root; '' is the
+    root; {release} is the host's uname -r). An untrusted program's tree has a /dev of null, zero and
+    urandom instead of the host's, the kernel's personality read-only and a size-capped /tmp; with
+    untrusted `scripts` (the report sandbox) the input dir is read-only too (the compile's runner, our
+    own code, writes its per-case job files there)."""
     tree = kernel.path / "tree"
     p = pers.path / "personality"
     btf = p / "btf" / "vmlinux"
-    lines = [
-        "set -e",
-        f"M={mnt}",
-        f"mount --bind {root} $M",
-        "mkdir -p $M/lib/modules $M/usr/src",       # empty mount points, the only writes to the image
-        "mount -o remount,bind,ro $M",              # the shared image directory is never written
-        "mount -t proc proc $M/proc",
-        f"mount --bind {p / 'kallsyms'} $M/proc/kallsyms",
-        "mount -t tmpfs tmpfs $M/tmp",
-        "mount -t tmpfs tmpfs $M/run",
-        "mkdir -p $M/run/harness/in $M/run/harness/out",
-        f"mount --bind {inp} $M/run/harness/in",
-        f"mount --bind {out} $M/run/harness/out",
-        "mount -t tmpfs tmpfs $M/lib/modules",
-        "mkdir -p $M/lib/modules/$(uname -r)",
-        f"mount --bind {tree / 'lib/modules' / kver} $M/lib/modules/$(uname -r)",
-        f"mount --bind {tree / 'usr/src'} $M/usr/src",
-        "mount -t tmpfs tmpfs $M/sys",
-        "mkdir -p $M/sys/kernel/debug/tracing $M/sys/kernel/btf $M/sys/fs/bpf",
-        f"mount --bind {p / 'tracing'} $M/sys/kernel/debug/tracing",
-    ]
+    ro = (lambda target: [["ro", target]]) if untrusted else (lambda target: [])
+
+    def bind(src, target):
+        return [["bind", str(src), target]] + ro(target)
+    steps = [["bind", str(root), ""],
+             ["mkdir", "lib/modules"], ["mkdir", "usr/src"],     # empty mount points, the only writes to the image
+             ["ro", ""],                                          # the shared image directory is never written
+             *([["as-sandbox-root"]] if untrusted else []),
+             ["proc", "proc"], *bind(p / "kallsyms", "proc/kallsyms"),
+             ["tmpfs", "tmp", f"size={REPORT_LIMITS.scratch},nr_inodes=4096,mode=1777" if untrusted else ""],
+             ["tmpfs", "run", ""], ["mkdir", "run/harness/in"], ["mkdir", "run/harness/out"],
+             ["bind", str(inp), "run/harness/in"], *(ro("run/harness/in") if scripts else []),
+             ["bind", str(out), "run/harness/out"],
+             ["tmpfs", "lib/modules", ""], ["mkdir", "lib/modules/{release}"],
+             *bind(tree / "lib/modules" / kernel.manifest["kver"], "lib/modules/{release}"),
+             *bind(tree / "usr/src", "usr/src"),
+             ["tmpfs", "sys", ""], ["mkdir", "sys/kernel/debug/tracing"], ["mkdir", "sys/kernel/btf"],
+             ["mkdir", "sys/fs/bpf"], *bind(p / "tracing", "sys/kernel/debug/tracing")]
     if btf.exists():
-        lines += ["touch $M/sys/kernel/btf/vmlinux", f"mount --bind {btf} $M/sys/kernel/btf/vmlinux"]
+        steps += [["touch", "sys/kernel/btf/vmlinux"], *bind(btf, "sys/kernel/btf/vmlinux")]
     if (p / "kprobes").exists():    # tools read the kprobe blacklist before choosing what to attach
-        lines += ["mkdir -p $M/sys/kernel/debug/kprobes", f"mount --bind {p / 'kprobes'} $M/sys/kernel/debug/kprobes"]
-    lines += [
-        "mount --rbind /dev $M/dev",
-        "exec chroot $M /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "
-        "PYTHONDONTWRITEBYTECODE=1 python3 /run/harness/in/guest/runner.py /run/harness/in /run/harness/out",
-    ]
+        steps += [["mkdir", "sys/kernel/debug/kprobes"], *bind(p / "kprobes", "sys/kernel/debug/kprobes")]
+    if not untrusted:
+        return steps + [["rbind", "/dev", "dev"]]
+    steps += [["tmpfs", "dev", "size=64k,mode=0755"]]
+    for node in ("null", "zero", "urandom"):
+        steps += [["touch", f"dev/{node}"], ["bind", f"/dev/{node}", f"dev/{node}"]]
+    return steps + [["rofs", target] for target in ("dev", "run", "sys", "lib/modules")]
+
+
+SHELL_STEP = {"bind": "mount --bind {0} {1}", "rbind": "mount --rbind {0} {1}", "ro": "mount -o remount,bind,ro {0}",
+              "rofs": "mount -o remount,ro {0}", "proc": "mount -t proc proc {0}", "mkdir": "mkdir -p {0}",
+              "touch": "touch {0}"}
+
+
+def _shell(step: list) -> str:
+    kind, *args = step
+    where = lambda rel: ("$M/" + rel if rel else "$M").replace("{release}", "$(uname -r)")  # noqa: E731
+    if kind == "tmpfs":
+        return f"mount -t tmpfs {'-o ' + args[1] + ' ' if args[1] else ''}tmpfs {where(args[0])}"
+    if kind in ("bind", "rbind"):
+        return SHELL_STEP[kind].format(args[0], where(args[1]))
+    return SHELL_STEP[kind].format(where(args[0]))
+
+
+RUNNER = ["/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8",
+          "PYTHONDONTWRITEBYTECODE=1", "python3", "/run/harness/in/guest/runner.py", "/run/harness/in",
+          "/run/harness/out"]
+
+
+def sandbox_script(root: Path, mnt: Path, inp: Path, out: Path, kernel: Image, pers: Image,
+                   untrusted: bool = False, cgroup_procs: Tuple[str, ...] = ()) -> str:
+    """The shell that builds the compile sandbox inside `unshare` (mount, PID, network, IPC, UTS) and
+    runs the runner; it first joins the compile's cgroup, if any."""
+    lines = ["set -e", *(f"echo 0 > {procs}" for procs in cgroup_procs), f"M={mnt}"]
+    lines += [_shell(step) for step in sandbox_mounts(root, inp, out, kernel, pers, untrusted)
+              if step[0] != "as-sandbox-root"]     # the compile runs as real root
+    lines.append("exec chroot $M " + " ".join(RUNNER))
     return "\n".join(lines) + "\n"
 
 
 def run_sandboxed(rewriter: Image, kernel: Image, pers: Image, inp: Path, work: Path, name: str,
-                  timeout: float) -> Tuple[Path, str]:
-    """Run the guest program on `inp` on the host, in the rewriter's root with the kernel's
-    personality, in private mount and network namespaces. Returns (output dir, problem or '')."""
+                  timeout: float, untrusted: bool = False) -> Tuple[Path, str]:
+    """Run the guest program on `inp` on the host as root (bcc needs bpf() to create maps while it
+    compiles), in the rewriter's root with the kernel's personality, in private mount, PID, network, IPC
+    and UTS namespaces, in a cgroup capping memory (so maps) and processes. An untrusted program's compile
+    also gets the untrusted tree (read-only but its output, a /dev of three nodes) and is refused where
+    no cgroup can be made. Returns (output dir, problem or '')."""
     out = work / f"{name}-out"
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    cgroup = Cgroup.create(name, COMPILE_MEMORY, COMPILE_PIDS)
+    if cgroup is None and untrusted:
+        return out, ("refusing to compile an untrusted program on the host: no cgroup could be made to "
+                     "cap its maps' memory here (run it with --mode guest)")
     mnt = work / f"{name}-root"
     mnt.mkdir(exist_ok=True)
     script = work / f"{name}.sh"
-    script.write_text(sandbox_script(rewriter.path / "root", mnt, inp, out, kernel, pers))
+    script.write_text(sandbox_script(rewriter.path / "root", mnt, inp, out, kernel, pers, untrusted,
+                                     tuple(cgroup.procs) if cgroup else ()))
     t0 = time.monotonic()
     problem = ""
-    with open(work / f"{name}.console", "w") as console:
-        proc = subprocess.Popen(["unshare", "--mount", "--net", "--propagation", "private", "sh", str(script)],
-                                stdout=console, stderr=subprocess.STDOUT)
-        while proc.poll() is None:
-            time.sleep(0.2)
-            if stop_requested():
-                problem = "interrupted"
-            elif time.monotonic() - t0 > timeout:
-                problem = f"the host sandbox did not finish in {timeout:.0f}s"
-            if problem:
-                proc.kill()
-                proc.wait()
+    try:
+        with open(work / f"{name}.console", "w") as console:
+            # the harness killed: unshare dies too (parent-death signal), and with it the PID namespace
+            tied = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
+            proc = subprocess.Popen([*tied, "unshare", "--mount", "--net", "--pid", "--fork", "--kill-child",
+                                     "--ipc", "--uts", "--propagation", "private", "sh", str(script)],
+                                    stdout=console, stderr=subprocess.STDOUT)
+            while proc.poll() is None:
+                time.sleep(0.2)
+                if stop_requested():
+                    problem = "interrupted"
+                elif time.monotonic() - t0 > timeout:
+                    problem = f"the host sandbox did not finish in {timeout:.0f}s"
+                if problem:
+                    proc.kill()
+                    proc.wait()
+        hit = cgroup.hit() if cgroup else []
+        with open(work / f"{name}.console", "a") as console:
+            console.write(f"cgroup: peak memory {cgroup.peak() >> 20} MiB of a {COMPILE_MEMORY >> 20} MiB cap\n"
+                          if cgroup else "cgroup: none could be made here; memory not capped\n")
+    finally:
+        if cgroup:
+            cgroup.close()
+    if hit:
+        note_limits(out, hit)
     if not problem and proc.returncode != 0:
         problem = f"the host sandbox exited {proc.returncode} (see {work / (name + '.console')})"
     return out, problem
+
+
+def note_limits(out: Path, hit: List[str]) -> None:
+    """Say in every failed compile's result that the cgroup's caps were reached, so the verdict names
+    the cause (bcc itself only reports the failed map creation or dies)."""
+    note = f"the host compile reached its cgroup's cap on {' and '.join(hit)}"
+    for result_path in out.glob("*/result.json"):
+        try:
+            result = json.loads(result_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not result.get("compiled"):
+            log = _read_lines(result_path.parent / "compile.log")
+            maps = [line.strip() for line in log if line.startswith("could not open bpf map")][:1]
+            result["error"] = "; ".join([result.get("error") or "no result", *maps, note])
+            result_path.write_text(json.dumps(result, indent=1))
+
+
+def run_report_scripts(rewriter: Image, kernel: Image, pers: Image, inp: Path, work: Path, name: str,
+                       timeout: float) -> Sandboxed:
+    """The guest program's extract mode (untrusted Python) in the report sandbox (sandbox.py): no
+    capability over the host, the untrusted tree, its output dir a size-capped scratch tmpfs."""
+    scratch = work / f"{name}-scratch"
+    mounts = sandbox_mounts(rewriter.path / "root", inp, scratch, kernel, pers, untrusted=True, scripts=True)
+    mnt = work / f"{name}-root"
+    mnt.mkdir(parents=True, exist_ok=True)
+    argv = ["/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp", *RUNNER[4:]]
+    return run_untrusted(mounts, mnt, argv, {}, work, name, REPORT_LIMITS, timeout, stop_requested)
 
 
 class SplitBackend:
@@ -140,10 +222,19 @@ class SplitBackend:
     def compile_on_host(self, job: GuestJob, pers: Image, progress: Progress) -> Tuple[Path, float, str]:
         """Run the runner in compile mode in the sandbox; returns (its output dir, seconds, problem)."""
         inp = write_input(job, mode="compile", dest=job.workdir / "compile-in")
+        untrusted = {guest_dir_name(c) for c in job.cases if untrusted_case(c)}
+        refused = _refuse_unsafe_flags(inp, untrusted)
         progress(f"cell {job.cell_name}", 0, len(job.cases), "compiling on the host")
         t0 = time.monotonic()
         out, problem = run_sandboxed(job.rewriter, job.kernel, pers, inp, job.workdir, "compile",
-                                     len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK))
+                                     len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK),
+                                     untrusted=bool(untrusted))
+        for name, error in refused.items():     # answered as the runner answers a program that fails
+            (out / name).mkdir(exist_ok=True)
+            (out / name / "result.json").write_text(json.dumps({"id": name, "compiled": False, "error": error,
+                                                                "functions": [], "timings": {}}))
+            with open(out / "status", "a") as status:
+                status.write(f"{name}:exit-0:0.000\n")
         return out, time.monotonic() - t0, problem
 
     def run(self, job: GuestJob, progress: Progress) -> GuestRun:
@@ -245,6 +336,27 @@ class SplitBackend:
                 (case_out / f"{mode}.json").write_text(json.dumps(answered[e["id"]], indent=1))
         return GuestRun(outdir=run.outdir, console=run.console, status=run.status, detail=run.detail,
                         seconds=time.monotonic() - t0, boot_seconds=run.boot_seconds, command=run.command)
+
+
+def untrusted_case(case) -> bool:
+    """Triage reports and imported tools (report-only, or with an origin) are untrusted input; the
+    project's hand-written cases are reviewed code."""
+    return case.report_only or bool(case.origin)
+
+
+def _refuse_unsafe_flags(inp: Path, untrusted: set) -> Dict[str, str]:
+    """Take untrusted cases asking clang for flags outside the allow-list out of the compile job;
+    returns their errors by case dir name."""
+    job = json.loads((inp / "job.json").read_text())
+    refused = {}
+    for entry in job["cases"]:
+        bad = unsafe_cflags(entry["cflags"]) if entry["id"] in untrusted else []
+        if bad:
+            refused[entry["id"]] = (f"refused: an untrusted program may not pass {' '.join(bad)} to clang on "
+                                    f"the host (allowed: -D, -U, -I, -O, -std=, -W<warning>, -w, -g)")
+    job["cases"] = [e for e in job["cases"] if e["id"] not in refused]
+    (inp / "job.json").write_text(json.dumps(job, indent=1))
+    return refused
 
 
 def _compile_error(built: Path) -> str:
