@@ -129,12 +129,15 @@ def test_sync_keeps_the_mtime_of_unchanged_files_so_make_rebuilds_only_what_chan
     (a / "src/two.cc").write_text("2")
     (a / "gone.txt").write_text("x")
     assert sync_tree(a, b) == (3, 0)
+    assert sync_tree(a, b) == (0, 0)
     old = time.time() - 3600
     for f in (b / "src/one.cc", b / "src/two.cc"):
         os.utime(f, (old, old))
     (a / "src/two.cc").write_text("2 changed")
     (a / "gone.txt").unlink()
+    (b / "src/generated.h").write_text("made by the build")     # bcc writes some into its source tree
     assert sync_tree(a, b) == (1, 1)
+    assert (b / "src/generated.h").exists()
     assert (b / "src/one.cc").stat().st_mtime == pytest.approx(old)
     assert (b / "src/two.cc").stat().st_mtime > old + 3000      # now: newer than any object made from it
     assert (b / "src/two.cc").read_text() == "2 changed" and not (b / "gone.txt").exists()

@@ -43,6 +43,7 @@ CMAKE_FLAGS = ("-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_USE_LIBBPF_PACKAGE=ON", "-
                "-DENABLE_LIBDEBUGINFOD=OFF")   # as Debian builds it: the packaged root has no libdebuginfod
 MULTIARCH = "usr/lib/x86_64-linux-gnu"
 PY_BCC = "usr/lib/python3/dist-packages/bcc"
+SYNCED = ".harness-synced"      # the files the last sync wrote into a build tree
 
 
 @dataclass(frozen=True)
@@ -198,15 +199,19 @@ def apply_patch(patch: Path, tree: Path, name: str) -> None:
 
 def sync_tree(src: Path, dest: Path) -> Tuple[int, int]:
     """Make dest hold src's files; files whose bytes are unchanged keep their mtime. Returns
-    (files written, files removed)."""
+    (files written, files removed). Only files an earlier sync wrote are ever removed: bcc's build
+    generates some into its source tree (src/cc/compat/linux/bpf.h), and removing those would make
+    make rebuild everything that includes them."""
     written = removed = 0
+    listing = dest / SYNCED
+    before = set(listing.read_text().splitlines()) if listing.exists() else set()
     seen = set()
     for dirpath, dirnames, filenames in os.walk(src):
         rel = Path(dirpath).relative_to(src)
         (dest / rel).mkdir(parents=True, exist_ok=True)
         for name in filenames:
             s, d = Path(dirpath) / name, dest / rel / name
-            seen.add(rel / name)
+            seen.add(str(rel / name))
             if s.is_symlink():
                 if not d.is_symlink() or os.readlink(d) != os.readlink(s):
                     if d.exists() or d.is_symlink():
@@ -219,14 +224,12 @@ def sync_tree(src: Path, dest: Path) -> Tuple[int, int]:
                 shutil.copyfile(s, d)     # a new mtime (now), never the commit's: make must see it changed
                 os.chmod(d, s.stat().st_mode & 0o777)
                 written += 1
-    for dirpath, dirnames, filenames in os.walk(dest, topdown=False):
-        rel = Path(dirpath).relative_to(dest)
-        for name in filenames:
-            if rel / name not in seen:
-                (Path(dirpath) / name).unlink()
-                removed += 1
-        if not any(Path(dirpath).iterdir()) and rel != Path("."):
-            Path(dirpath).rmdir()
+    for gone in sorted(before - seen):
+        path = dest / gone
+        if path.exists() or path.is_symlink():
+            path.unlink()
+            removed += 1
+    listing.write_text("\n".join(sorted(seen)) + "\n")
     return written, removed
 
 
