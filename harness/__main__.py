@@ -138,7 +138,14 @@ def main(argv=None) -> int:
     lint = sub.add_parser("lint", help="parse every case and report annotation errors")
     lint.add_argument("cases", nargs="*", type=Path)
 
-    args = p.parse_args(argv)
+    # Case paths may follow options (`compare A B --kernel K cases/x`): argparse would have matched the
+    # `cases` positional, empty, right after A and B, and call the rest unrecognized.
+    args, extra = p.parse_known_args(argv)
+    stray = [x for x in extra if x.startswith("-") or not isinstance(getattr(args, "cases", None), list)]
+    if stray:
+        p.error(f"unrecognized arguments: {' '.join(stray)}")
+    if extra:
+        args.cases += [Path(x) for x in extra]
     if args.command == "setup":     # runs on a fresh machine, before rich and libclang are installed
         from . import setup
         return setup.cmd_setup(args)
