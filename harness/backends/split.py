@@ -27,6 +27,7 @@ from ..images.store import Image, Recipe, ensure
 from ..interrupt import stop_requested
 from ..progress import Progress
 from .base import GuestJob, GuestRun, new_guest_input, write_input, write_program_input
+from .lifetime import die_with_harness
 from .qemu import QemuBackend
 
 PERSONALITY_RECIPE = 3
@@ -116,7 +117,7 @@ def run_sandboxed(rewriter: Image, kernel: Image, pers: Image, inp: Path, work: 
     problem = ""
     with open(work / f"{name}.console", "w") as console:
         proc = subprocess.Popen(["unshare", "--mount", "--net", "--propagation", "private", "sh", str(script)],
-                                stdout=console, stderr=subprocess.STDOUT)
+                                stdout=console, stderr=subprocess.STDOUT, preexec_fn=die_with_harness())
         while proc.poll() is None:
             time.sleep(0.2)
             if stop_requested():
@@ -133,6 +134,7 @@ def run_sandboxed(rewriter: Image, kernel: Image, pers: Image, inp: Path, work: 
 
 class SplitBackend:
     name = "split"
+    groups_by_kernel = True     # run_group: one loading boot per kernel for all its rewriters
 
     def __init__(self, qemu: QemuBackend = None):
         self.qemu = qemu or QemuBackend()
