@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Optional, Set, Tuple
 
@@ -148,7 +149,9 @@ def read_asked(path: Path) -> Set[Key]:
         return set()
 
 
+@lru_cache(maxsize=2)
 def reference(runtime: bool = False) -> Dict[Key, str]:
+    """The classes of a clean run, which every run after a fault must end with."""
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(Path(tmp), runtime)
         ws.run()
