@@ -315,6 +315,61 @@ def concurrent() -> Row:
         return row
 
 
+def sandbox_killed_for_real() -> Row:
+    """A real split-mode run (bcc 0.26 on linux 6.1, cases/indirection): the compile sandbox's runner
+    is SIGKILLed once 3 cases are compiled; the run goes on, and a second run redoes only the rest."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        shutil.copytree(ROOT / "cases" / "indirection", tmp / "cases" / "indirection")
+        env = dict(os.environ, HARNESS_RESULTS_DIR=str(tmp / "runs"), HARNESS_HISTORY=str(tmp / "h.db"),
+                   HARNESS_CACHE_DIR=str(tmp / "cache"), COLUMNS="200")
+        argv = [PY, "-m", "harness", "run", "--mode", "split", "--cell", "bcc-0.26@linux-6.1", "--cases-root",
+                str(tmp / "cases"), str(tmp / "cases")]
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        status = None
+        while proc.poll() is None:
+            status = status or next((tmp / "runs").glob("*/cells/*/compile-out/status"), None)
+            if status and len(status.read_text().splitlines()) >= 3:
+                break
+            time.sleep(0.1)
+        runner = [pid for pid, cmd in _processes_rooted_in(str(tmp / "runs")) if "runner.py /run/harness/in" in cmd]
+        for pid in runner:
+            os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=1800)
+        (run_id,) = [p.name for p in (tmp / "runs").glob("2*")]
+        got = {(r.cell, r.case_id): r.outcome.label for r in RunDir(tmp / "runs" / run_id).results()}
+        finished = {k: v for k, v in got.items() if v != "HARNESS"}
+        row = Row("host sandbox killed (real)", f"real: split mode, bcc 0.26 on linux 6.1, SIGKILL of the compile "
+                  f"sandbox's runner after 3 of {len(got)} cases", expected=len(got), finished=len(finished))
+        row.notes.append(f"exit {proc.returncode}, {len(got) - len(finished)} HARNESS, killed {len(runner)} runner")
+        again = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+        second = [p.name for p in (tmp / "runs").glob("2*") if p.name != run_id][0]
+        job = json.loads(next((tmp / "runs" / second / "cells").glob("*/compile-in/job.json")).read_text())
+        asked = {("bcc-0.26@linux-6.1", e["id"].replace("__", "/")) for e in job["cases"]}
+        con = sqlite3.connect(tmp / "h.db")
+        rows = {(run, cell, case): outcome for run, cell, case, outcome in con.execute(
+            "SELECT r.run_id, c.name, r.case_id, r.outcome FROM results r JOIN cells c ON c.id = r.cell_id")}
+        row.integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
+        con.close()
+        row.lost = sum(1 for k, v in finished.items() if rows.get((run_id, *k)) != v) + len(asked & set(finished))
+        row.lost += sum(1 for k in got if (second, *k) not in rows)
+        missing = set(got) - set(finished)
+        row.redone = f"{len(asked)} = missing" if asked == missing else f"{len(asked)} (missing: {len(missing)})"
+        row.notes.append(f"next run exited {again.returncode}")
+        return row
+
+
+def _processes_rooted_in(path: str) -> List[Tuple[int, str]]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and path in os.readlink(entry / "root"):
+                found.append((int(entry.name), (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()))
+        except OSError:
+            continue
+    return found
+
+
 ROWS = {
     "panic": lambda a: replayed("guest kernel panic mid-batch", "replay: each cell's guest writes 2 of 8 cases, "
                                 "then qemu exits", {"stop_after": 2, "stop_status": "ok"}),
@@ -334,6 +389,7 @@ ROWS = {
                                   {"raise_in": "runtime"}, runtime=True),
     "sigkill": lambda a: killed("SIGKILL of the harness mid-write", signal.SIGKILL, a.kills, a.rng),
     "ctrl-c": lambda a: killed("Ctrl-C of the harness mid-write", signal.SIGINT, a.kills, a.rng),
+    "sandbox-real": lambda a: sandbox_killed_for_real(),
     "enospc": lambda a: disk_full(),
     "concurrent": lambda a: concurrent(),
 }
@@ -342,6 +398,7 @@ ROWS = {
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", nargs="*", choices=sorted(ROWS), help="only these rows")
+    p.add_argument("--no-vm", action="store_true", help="skip the rows that boot a real kernel")
     p.add_argument("--kills", type=int, default=10, help="random kill instants per signal")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--json", type=Path, help="also write the rows here")
@@ -352,7 +409,7 @@ def main(argv=None) -> int:
     print(f"seed {seed}")
     print("| fault | injected how | results | finished before | lost | integrity_check | next run redid | notes |")
     print("|---|---|---|---|---|---|---|---|")
-    for name in args.only or ROWS:
+    for name in args.only or [r for r in ROWS if not (args.no_vm and r.endswith("-real"))]:
         t0 = time.monotonic()
         row = ROWS[name](args)
         rows.append(row)

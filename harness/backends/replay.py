@@ -30,6 +30,7 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 from ..images.store import Image
 from ..interrupt import stop_requested
+from ..observation import guest_status
 from ..paths import project_root
 from ..progress import Progress
 from .base import GuestJob, GuestRun, guest_dir_name
@@ -117,25 +118,19 @@ class ReplayBackend:
     def _find(self, rel: Path) -> Optional[Path]:
         return next((r / rel for r in self.recordings if (r / rel).is_dir()), None)
 
-    def _recorded_status(self, name: str) -> str:
-        for r in self.recordings:
-            for line in _lines(r / "status"):
-                if line.rsplit(":", 2)[0] == name:
-                    return line
-        return ""
-
     def _replay_case(self, name: str, case_id: str, out: Path) -> str:
         """Copy one recorded case into `out`; its status line ('' when no recording has it)."""
-        src, line = self._find(Path(name)), self._recorded_status(name)
-        if src is None or not line:
+        src = self._find(Path(name))
+        verdict, seconds = next((s[name] for s in map(guest_status, self.recordings) if name in s), (None, 0))
+        if src is None or verdict is None:
             return ""
         shutil.copytree(src, out / name)
         if case_id == self.faults.crash_case:       # SIGSEGV while compiling: no result.json
             (out / name / "result.json").unlink(missing_ok=True)
-            line = f"{name}:signal-11:{line.rsplit(':', 1)[1]}"
+            verdict = "signal-11"
         if case_id == self.faults.drop_case:
             shutil.rmtree(out / name)
-        return line + "\n"
+        return f"{name}:{verdict}:{seconds:.3f}\n"
 
 
 def _fresh(path: Path) -> Path:
@@ -143,13 +138,6 @@ def _fresh(path: Path) -> Path:
         shutil.rmtree(path)
     path.mkdir(parents=True)
     return path
-
-
-def _lines(path: Path) -> List[str]:
-    try:
-        return path.read_text().splitlines()
-    except OSError:
-        return []
 
 
 @contextmanager
