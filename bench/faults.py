@@ -101,8 +101,12 @@ class Workspace:
 
     def rows(self) -> Dict[str, Dict[Key, str]]:
         """Run id -> (cell, case) -> class, from the history."""
+        if not self.history.exists():
+            return {}
         con = sqlite3.connect(self.history, timeout=60)
         try:
+            if not con.execute("SELECT name FROM sqlite_master WHERE name='results'").fetchone():
+                return {}       # killed or starved before the schema was written
             out: Dict[str, Dict[Key, str]] = {}
             for run_id, cell, case, outcome in con.execute(
                     "SELECT r.run_id, c.name, r.case_id, r.outcome FROM results r JOIN cells c ON c.id = r.cell_id"):
@@ -209,6 +213,7 @@ def killed(name: str, sig: int, trials: int, rng: random.Random) -> Row:
     row = Row(name, f"real signal to `python -m harness run` at a random instant of its {span:.1f}s, "
                     f"{trials} times")
     codes: Dict[int, int] = {}
+    integrity: List[str] = []
     for trial in range(trials):
         with tempfile.TemporaryDirectory() as tmp:
             ws = Workspace(Path(tmp))
@@ -218,16 +223,23 @@ def killed(name: str, sig: int, trials: int, rng: random.Random) -> Row:
                                     stderr=subprocess.DEVNULL, start_new_session=True)
             time.sleep(rng.uniform(0.2, span))
             os.killpg(proc.pid, sig)
-            codes[proc.wait()] = codes.get(proc.returncode, 0) + 1
+            code = proc.wait()
+            codes[code] = codes.get(code, 0) + 1
             before = ws.run_ids()
             finished = {k: v for run_id in before for k, v in ws.finished_in(run_id).items()}
             part = recover(ws, Row(name, ""), before, finished, ref)
             row.finished += part.finished
             row.lost += part.lost
-            row.integrity = part.integrity if row.integrity in ("", "ok") else row.integrity
+            integrity.append(part.integrity)
             row.redone += ("" if part.redone.endswith("= missing") else f"trial {trial}: {part.redone}; ")
             row.notes += part.notes
     row.redone = row.redone or "= missing in every trial"
+    # A kill before the history file was created leaves none to check ("no file, then ok").
+    bad = [i for i in integrity if set(i.split(", then ")) - {"ok", "no file"}]
+    row.integrity = bad[0] if bad else "ok"
+    early = sum(i.startswith("no file") for i in integrity)
+    if early:
+        row.notes.append(f"{early} killed before the history existed")
     row.notes.insert(0, "exit codes " + ", ".join(f"{c}x{n}" for c, n in sorted(codes.items())))
     return row
 
@@ -239,7 +251,7 @@ def disk_full() -> Row:
         probe = Workspace(Path(tmp) / "probe")
         probe.run()
         need = sum(p.stat().st_size for p in probe.history.parent.glob("history.db*"))
-    size = max(64, need // 3 // 4096 * 4)       # KiB: a third of what the history needs
+    size = max(64, need * 3 // 4 // 4096 * 4)   # KiB: three quarters of what the history needs
     with tempfile.TemporaryDirectory() as tmp:
         mnt = Path(tmp) / "small"
         mnt.mkdir()
@@ -282,7 +294,10 @@ def _in_namespace(enter: List[str], ws: Workspace, what: str):
             f"from pathlib import Path; ws = Workspace.__new__(Workspace); ws.history = Path({str(ws.history)!r}); ")
     code += "print(json.dumps({k: [[*kk, v] for kk, v in r.items()] for k, r in ws.rows().items()}))" \
         if what == "rows" else "print(json.dumps(ws.integrity()))"
-    out = json.loads(subprocess.run([*enter, PY, "-c", code], capture_output=True, text=True, check=True).stdout)
+    proc = subprocess.run([*enter, PY, "-c", code], capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"reading {ws.history} failed: {proc.stderr.strip().splitlines()[-1]}")
+    out = json.loads(proc.stdout)
     return {k: {(c, i): v for c, i, v in r} for k, r in out.items()} if what == "rows" else out
 
 
@@ -320,9 +335,15 @@ def sandbox_killed_for_real() -> Row:
     is SIGKILLed once 3 cases are compiled; the run goes on, and a second run redoes only the rest."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        shutil.copytree(ROOT / "cases" / "indirection", tmp / "cases" / "indirection")
+        # The images are the shared cached ones; a comment unique to this run gives the cases new keys in
+        # the result cache that lives beside them, so the first run really compiles every case.
+        nonce = os.urandom(8).hex()
+        for case in (ROOT / "cases" / "indirection").glob("*.c"):
+            dest = tmp / "cases" / "indirection" / case.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(case.read_text() + f"// fault injection run {nonce}\n")
         env = dict(os.environ, HARNESS_RESULTS_DIR=str(tmp / "runs"), HARNESS_HISTORY=str(tmp / "h.db"),
-                   HARNESS_CACHE_DIR=str(tmp / "cache"), COLUMNS="200")
+                   COLUMNS="200")
         argv = [PY, "-m", "harness", "run", "--mode", "split", "--cell", "bcc-0.26@linux-6.1", "--cases-root",
                 str(tmp / "cases"), str(tmp / "cases")]
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
