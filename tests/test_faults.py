@@ -39,3 +39,10 @@ def test_two_runs_and_a_report_at_once_lose_nothing():
     row = faults.concurrent()
     assert_nothing_lost(row)
     assert ", 0 failed" in row.notes[0]
+
+
+@pytest.mark.vm
+def test_a_real_compile_sandbox_killed_mid_batch_loses_nothing():
+    row = faults.sandbox_killed_for_real()
+    assert_nothing_lost(row)
+    assert 0 < row.finished < row.expected, row
