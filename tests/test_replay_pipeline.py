@@ -99,6 +99,7 @@ def test_a_stage_that_raises_makes_harness_of_the_cases_it_touched_only(tmp_path
     (Faults(stop_after=2), set(list(RECORDED_CLASSES)[2:]), "the guest wrote no status"),
     (Faults(stop_after=2, stop_status="timeout"), set(list(RECORDED_CLASSES)[2:]), "timeout: the guest did not"),
     (Faults(stop_after=3, stop_status="error"), set(list(RECORDED_CLASSES)[3:]), "the host sandbox exited -9"),
+    (Faults(stop_after=0, stop_status="boot-failed"), set(RECORDED_CLASSES), "boot-failed: the guest did not"),
     (Faults(crash_case="seed/sock_in_map"), {"seed/sock_in_map"}, "died with signal 11"),
     (Faults(drop_case="fp_increment"), {"fp_increment"}, "ended with exit-0 without finishing"),
     (Faults(raise_in="run"), set(RECORDED_CLASSES), "InjectedFault: injected: the backend raised"),
