@@ -107,8 +107,11 @@ class RunDir:
             write_atomic(obs_dir / f"{safe_name(o.case_id)}.json", json.dumps(o.to_json(), indent=1))
 
     def record_results(self, results: List[Result]) -> None:
-        with open(self.path / "results.jsonl", "a") as f:
-            f.write("".join(json.dumps(result_to_json(r)) + "\n" for r in results))
+        text = "".join(json.dumps(result_to_json(r)) + "\n" for r in results)
+        with open(self.path / "results.jsonl", "a+b") as f:
+            if f.tell() and (f.seek(f.tell() - 1), f.read(1))[1] != b"\n":
+                text = "\n" + text     # a line a failed write left torn stays alone (and is skipped)
+            f.write(text.encode())
             f.flush()
             os.fsync(f.fileno())
 

@@ -165,3 +165,13 @@ def test_cli_summary_and_exit_codes(tmp_path):
     assert broken.returncode == 2, broken.stdout + broken.stderr
     assert "HARNESS seed/count_sched @ bcc-0.26@linux-6.1: crash: the bcc process died with signal 11" \
         in broken.stdout
+
+
+def test_a_torn_results_line_is_skipped_and_later_results_stay_whole(tmp_path):
+    run_dir = RunDir.create(["t"], root=tmp_path / "runs")
+    out = run(ReplayBackend(), tmp_path)
+    run_dir.record_results(list(out.results[:2]))
+    with open(run_dir.path / "results.jsonl", "a") as f:
+        f.write('{"case_id": "cut sh')            # a writer killed (or a disk full) mid-line
+    run_dir.record_results(list(out.results[2:]))
+    assert [r.case_id for r in run_dir.results()] == [r.case_id for r in out.results]
