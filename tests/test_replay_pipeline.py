@@ -4,8 +4,10 @@ injected fault does to them: the hit cases become HARNESS, the others keep their
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -147,10 +149,11 @@ def test_run_matrix_groups_cells_by_kernel_when_the_backend_does(tmp_path):
     assert all("loading" not in r.message for r in results)
 
 
-def harness_cli(tmp_path, *args, faults=None):
+def harness_cli(tmp_path, *args, faults=None, asked=None):
     env = dict(os.environ, COLUMNS="200", PYTHONPATH=str(ROOT))
-    argv = [sys.executable, "-m", "harness.backends.replay", "--faults", json.dumps(faults or {}), "--", "run",
-            "--cell", CELL, *args]
+    argv = [sys.executable, "-m", "harness.backends.replay", "--faults", json.dumps(faults or {})]
+    argv += ["--asked", str(asked)] if asked else []
+    argv += ["--", "run", "--cell", CELL, *args]
     return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -175,3 +178,23 @@ def test_a_torn_results_line_is_skipped_and_later_results_stay_whole(tmp_path):
         f.write('{"case_id": "cut sh')            # a writer killed (or a disk full) mid-line
     run_dir.record_results(list(out.results[2:]))
     assert [r.case_id for r in run_dir.results()] == [r.case_id for r in out.results]
+
+
+def test_ctrl_c_mid_cell_exits_130_keeps_finished_cases_and_the_rerun_does_the_rest(tmp_path):
+    env = dict(os.environ, COLUMNS="200", PYTHONPATH=str(ROOT))
+    argv = [sys.executable, "-m", "harness.backends.replay", "--faults", json.dumps({"delay": 0.5}),
+            "--asked", str(tmp_path / "asked"), "--", "run", "--cell", CELL, "cases/seed"]
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    status = Path(os.environ["HARNESS_RESULTS_DIR"])
+    while proc.poll() is None and not list(status.glob(f"*/cells/{CELL}/out/status")):
+        time.sleep(0.05)        # the first case is done: Ctrl-C lands in the middle of the cell
+    proc.send_signal(signal.SIGINT)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, output
+    assert "interrupted: finished results are kept" in output
+    kept = RunDir(status / "latest").results()
+    assert 1 <= len(kept) < 3 and all(r.outcome is not Outcome.HARNESS for r in kept), kept
+    again = harness_cli(tmp_path, "cases/seed", asked=tmp_path / "asked-again")
+    assert again.returncode == 0 and "2 PASS, 1 XFAIL" in again.stdout, again.stdout
+    rest = {f"{CELL} {c}" for c in list(RECORDED_CLASSES)[:3]} - {f"{CELL} {r.case_id}" for r in kept}
+    assert set((tmp_path / "asked-again").read_text().splitlines()) == rest
