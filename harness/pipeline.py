@@ -4,6 +4,7 @@ Each stage hands plain data to the next; a failure in one cell or case becomes a
 for what it touched, never an exception that loses the others (only Ctrl-C escapes).
 """
 
+import sqlite3
 import sys
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -14,19 +15,18 @@ from typing import Dict, List, Optional, Tuple
 from . import result_cache
 from .backends import backend_for
 from .backends.base import Backend, GuestJob, GuestRun, guest_dir_name
-from .backends.split import SplitBackend
 from .cases import Case, CaseError
 from .classify import Result, classify, unsupported
 from .history import History, HistoryError, record_rundir
-from .interrupt import request_stop
+from .interrupt import ctrl_c_requests_stop, stop_requested
 from .images.build import kernel_image, rewriter_image
 from .matrix import Cell
 from .observation import Observation, guest_status, read_observation
-from .oracle_stage import run_oracle
-from .runtime_stage import run_runtime
+from .oracle_stage import eligible as oracle_eligible, run_oracle
+from .runtime_stage import _eligible as runtime_eligible, run_runtime
 from .outcome import Outcome
 from .progress import Progress, silent
-from .store import RunDir
+from .store import RunDir, runs as run_dirs
 
 
 @dataclass(frozen=True)
@@ -131,15 +131,56 @@ def finish_cell(prep: PreparedCell, run: Optional[GuestRun], crash: str, progres
             results.append(classify(case, obs, prep.versions))
     interrupted = bool(run and run.status == "interrupted")
     if oracle and not interrupted:   # runtime proof: the value oracle and EXPECT-MAP checks
-        results = run_oracle(prep.cell.name, prep.rewriter, prep.kernel, prep.cases, observations, results,
-                             prep.versions, prep.workdir, progress, backend)
-        results = run_runtime(prep.cell.name, prep.rewriter, prep.kernel, prep.cases, observations, results,
-                              prep.versions, prep.workdir, progress, backend)
+        results = guarded_stage("oracle", run_oracle, lambda c, o, r: not oracle_eligible(c, o, r),
+                                prep, observations, results, progress, backend)
+        results = guarded_stage("runtime", run_runtime, runtime_eligible,
+                                prep, observations, results, progress, backend)
     order = {c.id: i for i, c in enumerate(prep.cases)}
     results.sort(key=lambda r: order.get(r.case_id, 0))
     return CellOutcome(prep.cell.name, prep.versions, tuple(results), tuple(observations), prep.workdir,
                        seconds=run.seconds if run else 0.0, boot_seconds=run.boot_seconds if run else None,
                        problem=problem, interrupted=interrupted)
+
+
+def crash_text(what: str) -> Tuple[str, str]:
+    """For the exception being handled: (one line naming what crashed and the traceback's last line,
+    the whole traceback), the message and details of the HARNESS results it causes."""
+    details = traceback.format_exc()
+    return f"{what} crashed: {details.strip().splitlines()[-1]}", details
+
+
+def guarded_stage(name: str, stage, touches, prep: PreparedCell, observations: List[Observation],
+                  results: List[Result], progress: Progress, backend: Backend) -> List[Result]:
+    """Run a runtime stage (oracle, EXPECT-MAP checks). If it raises, the cases it would judge
+    (`touches(case, observation, result)`) become HARNESS, since their check never happened; the
+    cell's other results stand and the run goes on."""
+    try:
+        return stage(prep.cell.name, prep.rewriter, prep.kernel, prep.cases, observations, results,
+                     prep.versions, prep.workdir, progress, backend)
+    except KeyboardInterrupt:
+        raise
+    except Exception:
+        message, details = crash_text(f"the {name} stage")
+    by_obs = {o.case_id: o for o in observations}
+    cases = {c.id: c for c in prep.cases}
+
+    def touched(r: Result) -> bool:
+        if r.case_id not in cases or r.case_id not in by_obs:
+            return False
+        try:
+            return bool(touches(cases[r.case_id], by_obs[r.case_id], r))
+        except Exception:       # cannot even tell: the stage may have touched it
+            return True
+    return [replace(r, outcome=Outcome.HARNESS, raw_outcome=Outcome.HARNESS, message=message,
+                    details=details + r.details) if touched(r) else r for r in results]
+
+
+def crashed_cells(cells: List[Cell], cases: List[Case], what: str) -> List[CellOutcome]:
+    """Every case of `cells` as HARNESS, after `what` raised past every guard of a cell."""
+    message, details = crash_text(what)
+    return [CellOutcome(cell.name, {}, tuple(Result(c.id, cell.name, Outcome.HARNESS, message, details=details,
+                                                    raw_outcome=Outcome.HARNESS) for c in cases),
+                        (), Path(), problem=message) for cell in cells]
 
 
 def run_cell(cell: Cell, cases: List[Case], backend: Backend, workdir: Path,
@@ -181,15 +222,39 @@ def run_kernel_group(cells: List[Cell], cases: List[Case], backend, workdirs: Di
 
 
 def to_history(run: RunDir) -> None:
-    """Copy what the run has finished into the SQLite history (idempotent; never loses the run dir)."""
+    """Copy what the run has finished into the SQLite history, then what earlier runs beside it finished
+    but never got there (killed, disk full). Idempotent; on any failure the run dir keeps everything."""
     try:
         history = History()
-        try:
-            record_rundir(history, run.path)
-        finally:
-            history.close()
-    except HistoryError as e:
+    except (HistoryError, sqlite3.Error, OSError) as e:
         print(f"warning: results kept in {run.path} but not in the history: {e}", file=sys.stderr)
+        return
+    try:
+        for other in [run] + [r for r in run_dirs(run.path.parent) if r.path != run.path]:
+            if other is not run and not other.unrecorded(history.path):
+                continue
+            try:
+                size = other.results_size()
+                record_rundir(history, other.path)
+                other.mark_recorded(history.path, size)
+            except (HistoryError, sqlite3.Error, OSError, ValueError) as e:
+                if other is run:
+                    print(f"warning: results kept in {run.path} but not in the history: {e}", file=sys.stderr)
+                    return      # the earlier runs would fail alike; the next run tries again
+    finally:
+        history.close()
+
+
+def record(run: RunDir, out: CellOutcome, results: List[Result]) -> None:
+    """Keep one finished cell: its observations, its results, the history. A write that fails (a full
+    disk) is reported and the run goes on: the results stay in memory for the summary and the exit code,
+    the observations in the result cache for the next run."""
+    try:
+        run.record_observations(out.cell, list(out.observations))
+        run.record_results(results)
+    except OSError as e:
+        print(f"warning: results of {out.cell} not written to {run.path}: {e}", file=sys.stderr)
+    to_history(run)
 
 
 def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_timeout: int,
@@ -206,7 +271,7 @@ def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_t
     box_cells = [c for c in cells if c.backend != "qemu"]      # Vagrant cells run in their own box
     cells = [c for c in cells if c.backend == "qemu"]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        if isinstance(backend, SplitBackend):   # one loading boot per kernel, for all its rewriters
+        if getattr(backend, "groups_by_kernel", False):   # split: one loading boot per kernel
             groups: Dict[str, list] = {}
             for cell in cells:
                 groups.setdefault(cell.kernel.name, []).append(cell)
@@ -214,24 +279,25 @@ def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_t
                                    {c.name: run.cell_dir(c.name) for c in group}, progress, case_timeout,
                                    use_cache, oracle_cells): group for group in groups.values()}
         else:
-            futures = {pool.submit(one, cell): cell for cell in cells}
-        futures.update({pool.submit(one, cell): cell for cell in box_cells})
+            futures = {pool.submit(one, cell): [cell] for cell in cells}
+        futures.update({pool.submit(one, cell): [cell] for cell in box_cells})
         pending = set(futures)
-        while pending:
-            try:
+        # Ctrl-C only sets the stop flag here: VMs and host compiles stop and hand back what finished,
+        # and no KeyboardInterrupt can land in the middle of writing results.
+        with ctrl_c_requests_stop():
+            while pending:
                 done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            except KeyboardInterrupt:
-                request_stop()          # VMs and host compiles stop and hand back what finished
-                interrupted = True
-                continue
-            for future in done:
-                for out in future.result():
-                    run.record_observations(out.cell, list(out.observations))
-                    kept = [r for r in out.results if not (out.interrupted and r.outcome is Outcome.HARNESS)]
-                    run.record_results(kept)
-                    results += kept
-                    interrupted |= out.interrupted
-                to_history(run)
+                interrupted |= stop_requested()
+                for future in done:
+                    try:
+                        outs = future.result()
+                    except Exception:
+                        outs = crashed_cells(futures[future], cases, "the cell's pipeline")
+                    for out in outs:
+                        kept = [r for r in out.results if not (out.interrupted and r.outcome is Outcome.HARNESS)]
+                        record(run, out, kept)
+                        results += kept
+                        interrupted |= out.interrupted
     order = {c.name: i for i, c in enumerate(cells)}
     results.sort(key=lambda r: order.get(r.cell, 0))
     return results, interrupted

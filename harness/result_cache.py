@@ -41,10 +41,14 @@ def get(k: str) -> Optional[Observation]:
 
 
 def put(k: str, obs: Observation) -> None:
+    """Keep an observation (whole or not at all). The cache only saves work: a full disk skips it."""
     if obs.status != "ok":
         return
     path = _path(k)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{id(obs)}")
-    tmp.write_text(json.dumps(obs.to_json()))
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(obs.to_json()))
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)

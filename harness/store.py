@@ -6,7 +6,11 @@
     <results dir>/<run id>/cells/<cell>/observations/<case>.json
     <results dir>/latest -> <run id>
 
-Appending as each cell finishes means an interrupted run keeps what it finished.
+    <results dir>/<run id>/recorded.json            history file -> size of results.jsonl recorded there
+
+Appending as each cell finishes means an interrupted run keeps what it finished. Every other file is
+written whole or not at all (a temporary file renamed into place), and a reader skips a last line that
+a killed writer left half written, so a run killed at any instant stays readable.
 """
 
 import json
@@ -56,6 +60,16 @@ def result_from_json(d: Dict) -> Result:
     return Result(**d)
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """`path` holds either its old content or `text`, never a part of it, whenever the writer dies."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def safe_name(text: str) -> str:
     return text.replace("/", "__")
 
@@ -71,7 +85,7 @@ class RunDir:
         run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}-{secrets.token_hex(2)}"
         path = root / run_id
         path.mkdir()
-        (path / "run.json").write_text(json.dumps({
+        write_atomic(path / "run.json", json.dumps({
             "id": run_id, "started": time.time(), "argv": argv, "mode": mode,
             "harness": f"{__version__}+{_revision()}", "host": socket.gethostname(),
             "python": platform.python_version(),
@@ -90,12 +104,14 @@ class RunDir:
         obs_dir = self.cell_dir(cell) / "observations"
         obs_dir.mkdir(parents=True, exist_ok=True)
         for o in observations:
-            (obs_dir / f"{safe_name(o.case_id)}.json").write_text(json.dumps(o.to_json(), indent=1))
+            write_atomic(obs_dir / f"{safe_name(o.case_id)}.json", json.dumps(o.to_json(), indent=1))
 
     def record_results(self, results: List[Result]) -> None:
-        with open(self.path / "results.jsonl", "a") as f:
-            for r in results:
-                f.write(json.dumps(result_to_json(r)) + "\n")
+        text = "".join(json.dumps(result_to_json(r)) + "\n" for r in results)
+        with open(self.path / "results.jsonl", "a+b") as f:
+            if f.tell() and (f.seek(f.tell() - 1), f.read(1))[1] != b"\n":
+                text = "\n" + text     # a line a failed write left torn stays alone (and is skipped)
+            f.write(text.encode())
             f.flush()
             os.fsync(f.fileno())
 
@@ -104,7 +120,7 @@ class RunDir:
         path = self.path / "cases.json"
         known = json.loads(path.read_text()) if path.exists() else {}
         known.update({c.id: {"sha": c.sha, "text": c.text} for c in cases})
-        path.write_text(json.dumps(known, indent=1, sort_keys=True))
+        write_atomic(path, json.dumps(known, indent=1, sort_keys=True))
 
     def cases(self) -> Dict[str, Dict[str, str]]:
         """Case id -> {"sha", "text"} of the cases this run used."""
@@ -114,11 +130,40 @@ class RunDir:
             return {}
 
     def results(self) -> List[Result]:
+        """The results written so far; a line cut short (a writer killed, a full disk) is not a result."""
         try:
             lines = (self.path / "results.jsonl").read_text().splitlines()
         except OSError:
             return []
-        return [result_from_json(json.loads(ln)) for ln in lines if ln.strip()]
+        out = []
+        for ln in lines:
+            try:
+                out.append(result_from_json(json.loads(ln)))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return out
+
+    def results_size(self) -> int:
+        try:
+            return (self.path / "results.jsonl").stat().st_size
+        except OSError:
+            return 0
+
+    def _recorded(self) -> Dict[str, int]:
+        try:
+            return json.loads((self.path / "recorded.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def unrecorded(self, history: Path) -> bool:
+        """True when results.jsonl holds more than what was last copied into `history`."""
+        return self.results_size() > self._recorded().get(str(Path(history).resolve()), -1)
+
+    def mark_recorded(self, history: Path, size: int) -> None:
+        """`history` holds the first `size` bytes of results.jsonl."""
+        known = self._recorded()
+        known[str(Path(history).resolve())] = size
+        write_atomic(self.path / "recorded.json", json.dumps(known, indent=1))
 
     def observation(self, cell: str, case_id: str) -> Optional[Observation]:
         path = self.cell_dir(cell) / "observations" / f"{safe_name(case_id)}.json"

@@ -1,9 +1,12 @@
 """Re-record the guest runs the unit tests replay: boots the default cell and keeps its raw output.
 
     python tests/record_fixtures.py [--cell bcc-0.26@linux-6.1]
+    python tests/record_fixtures.py --runtime      (split mode, with the oracle and EXPECT-MAP checks)
 
 Writes tests/fixtures/recorded/<cell>/ (the guest program's files: status, <case>/result.json,
-compile.log, load-*.log) and versions.json. Review the diff by hand before committing: the unit
+compile.log, load-*.log) and versions.json; with --runtime, tests/fixtures/recorded/<cell>-runtime/
+holds the same for the oracle and runtime cases plus oracle/ and runtime/ (what those modes wrote),
+which harness/backends/replay.py replays. Review the diff by hand before committing: the unit
 tests' expected classes are written in tests/test_classify.py, not derived from these files.
 """
 
@@ -18,12 +21,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness.backends.qemu import QemuBackend  # noqa: E402
+from harness.backends.split import SplitBackend  # noqa: E402
 from harness.cases import load_cases  # noqa: E402
 from harness.matrix import load_matrix  # noqa: E402
 from harness.pipeline import run_cell  # noqa: E402
 
 FIXTURE_CASES = ROOT / "tests" / "fixtures" / "cases"
 RECORDED = ROOT / "tests" / "fixtures" / "recorded"
+RUNTIME_CASES = [ROOT / "cases" / "oracle", ROOT / "cases" / "runtime" / "kprobe_parent_tgid.c"]
 
 
 def fixture_cases():
@@ -38,17 +43,25 @@ def fixture_cases():
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--cell", default=None)
+    p.add_argument("--runtime", action="store_true", help="record the oracle and runtime modes too")
     args = p.parse_args()
     cell = load_matrix().select([args.cell] if args.cell else None)[0]
+    if args.runtime:
+        cases, backend, dest = list(load_cases(RUNTIME_CASES, ROOT / "cases").cases), SplitBackend(), \
+            RECORDED / f"{cell.name}-runtime"
+    else:
+        cases, backend, dest = fixture_cases(), QemuBackend(), RECORDED / cell.name
     with tempfile.TemporaryDirectory() as tmp:
-        out = run_cell(cell, fixture_cases(), QemuBackend(), Path(tmp),
-                       lambda t, d, n, x="": print(f"{t} {d}/{n} {x}", flush=True))
+        out = run_cell(cell, cases, backend, Path(tmp),
+                       lambda t, d, n, x="": print(f"{t} {d}/{n} {x}", flush=True), use_cache=False,
+                       oracle=args.runtime)
         if out.problem:
             raise SystemExit(f"the guest run failed: {out.problem}")
-        dest = RECORDED / cell.name
         if dest.exists():
             shutil.rmtree(dest)
         shutil.copytree(Path(tmp) / "out", dest)
+        for mode in ("oracle", "runtime") if args.runtime else ():
+            shutil.copytree(Path(tmp) / mode / "out", dest / mode)
         (dest / "versions.json").write_text(json.dumps(out.versions, indent=1, sort_keys=True) + "\n")
     for r in out.results:
         print(f"{r.label:12} {r.case_id}: {r.message[:120]}")

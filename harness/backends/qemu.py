@@ -16,6 +16,7 @@ from typing import Optional
 from ..images.store import Image
 from ..interrupt import stop_requested
 from ..progress import Progress
+from ..lifetime import die_with_harness
 from .base import GuestJob, GuestRun, tar_directory, untar_results, write_input, write_program_input
 from .qemu_argv import Disk, VmSpec, build_qemu_argv, probe_accel, show_command
 
@@ -84,7 +85,8 @@ class QemuBackend:
         boot_seconds = None
         status, detail = "ok", ""
         proc = subprocess.Popen(build_qemu_argv(spec), stdin=subprocess.DEVNULL,
-                                stdout=open(workdir / "qemu.out", "wb"), stderr=subprocess.STDOUT)
+                                stdout=open(workdir / "qemu.out", "wb"), stderr=subprocess.STDOUT,
+                                preexec_fn=die_with_harness())
         seen = 0
         try:
             while proc.poll() is None:

@@ -27,6 +27,7 @@ from ..images.store import Image, Recipe, ensure
 from ..interrupt import stop_requested
 from ..progress import Progress
 from .base import GuestJob, GuestRun, guest_dir_name, new_guest_input, write_input, write_program_input
+from ..lifetime import die_with_harness
 from .qemu import QemuBackend
 from ..sandbox import COMPILE_MEMORY, COMPILE_PIDS, REPORT_LIMITS, Cgroup, Sandboxed, run_untrusted, unsafe_cflags
 
@@ -158,10 +159,9 @@ def run_sandboxed(rewriter: Image, kernel: Image, pers: Image, inp: Path, work: 
     try:
         with open(work / f"{name}.console", "w") as console:
             # the harness killed: unshare dies too (parent-death signal), and with it the PID namespace
-            tied = ["setpriv", "--pdeathsig", "KILL"] if shutil.which("setpriv") else []
-            proc = subprocess.Popen([*tied, "unshare", "--mount", "--net", "--pid", "--fork", "--kill-child",
+            proc = subprocess.Popen(["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child",
                                      "--ipc", "--uts", "--propagation", "private", "sh", str(script)],
-                                    stdout=console, stderr=subprocess.STDOUT)
+                                    stdout=console, stderr=subprocess.STDOUT, preexec_fn=die_with_harness())
             while proc.poll() is None:
                 time.sleep(0.2)
                 if stop_requested():
@@ -215,6 +215,7 @@ def run_report_scripts(rewriter: Image, kernel: Image, pers: Image, inp: Path, w
 
 class SplitBackend:
     name = "split"
+    groups_by_kernel = True     # run_group: one loading boot per kernel for all its rewriters
 
     def __init__(self, qemu: QemuBackend = None):
         self.qemu = qemu or QemuBackend()

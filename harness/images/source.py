@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+from ..lifetime import die_with_harness
 from ..paths import cache_dir, display_path
 from ..progress import Progress, silent
 from .debian import PrivateApt
@@ -254,7 +255,8 @@ def run_in_root(root: Path, work: Path, binds: Dict[str, Path], command: str, lo
     script.write_text(chroot_script(root, mnt, binds, command))
     with open(log, "a") as out:
         proc = subprocess.Popen(["unshare", "--mount", "--net", "--propagation", "private", "sh", str(script)],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                preexec_fn=die_with_harness())
         for line in proc.stdout:
             out.write(line)
             out.flush()           # the log is what a user tails while a build runs
