@@ -45,6 +45,7 @@ CMAKE_FLAGS = ("-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_USE_LIBBPF_PACKAGE=ON", "-
 MULTIARCH = "usr/lib/x86_64-linux-gnu"
 PY_BCC = "usr/lib/python3/dist-packages/bcc"
 SYNCED = ".harness-synced"      # the files the last sync wrote into a build tree
+CONFIGURED = ".harness-cmake"   # the cmake command the build directory was configured with
 
 
 @dataclass(frozen=True)
@@ -274,6 +275,24 @@ def first_error(log: Path) -> str:
     return "no error line in the log"
 
 
+def generated_files(src: Path) -> Dict[Path, Tuple[bytes, float]]:
+    """Files in a build tree's sources that no sync wrote: what bcc's own build generated there."""
+    listing = src / SYNCED
+    synced = set(listing.read_text().splitlines()) if listing.exists() else set()
+    found = {}
+    for path in src.rglob("*"):
+        rel = str(path.relative_to(src))
+        if path.is_file() and not path.is_symlink() and rel not in synced and rel != SYNCED:
+            found[path] = (hashlib.sha256(path.read_bytes()).digest(), path.stat().st_mtime)
+    return found
+
+
+def keep_mtimes(before: Dict[Path, Tuple[bytes, float]]) -> None:
+    for path, (digest, mtime) in before.items():
+        if path.exists() and hashlib.sha256(path.read_bytes()).digest() == digest:
+            os.utime(path, (mtime, mtime))
+
+
 def build_libbcc(spec, r: Resolved, progress: Progress = silent) -> Tuple[Path, Dict[str, object]]:
     """Build libbcc and the Python bindings incrementally; returns (the build tree, facts)."""
     source: SourceSpec = spec.source
@@ -292,10 +311,21 @@ def build_libbcc(spec, r: Resolved, progress: Progress = silent) -> Tuple[Path, 
         log.write_text(f"# {source.tree} {r.commit} {r.subject}\n# patches: {[p for p, _ in r.patches]}\n"
                        f"# {written} file(s) written, {removed} removed since the last build\n")
         cmake = " ".join(("cmake", "/work/src", *CMAKE_FLAGS, f"-DREVISION={r.revision}"))
-        jobs = os.cpu_count() or 2
+        binds = {"/work/src": work / "src", "/work/build": work / "build"}
         t0 = time.monotonic()
-        code = run_in_root(root.path / "root", work, {"/work/src": work / "src", "/work/build": work / "build"},
-                           f"cd /work/build && {cmake} >/dev/null && make -j{jobs} bcc-shared", log, progress, task)
+        code = 0
+        stamp = work / "build" / CONFIGURED
+        if not stamp.exists() or stamp.read_text() != cmake:
+            # bcc's configure step rewrites files in its source tree (compat/linux/bpf.h, included by
+            # nearly everything): put back the mtime of any whose bytes it did not change.
+            generated = generated_files(work / "src")
+            code = run_in_root(root.path / "root", work, binds, f"cd /work/build && {cmake}", log)
+            keep_mtimes(generated)
+            if code == 0:
+                stamp.write_text(cmake)
+        if code == 0:     # make itself re-runs cmake when bcc's CMakeLists change
+            code = run_in_root(root.path / "root", work, binds, f"cd /work/build && make -j{os.cpu_count() or 2} "
+                               "bcc-shared", log, progress, task)
         seconds = time.monotonic() - t0
         if code != 0:
             raise ImageError(f"building bcc for {spec.name} failed: {first_error(log)} (log: {log})")
