@@ -1,12 +1,25 @@
 """Command line: argument parsing only; the stages live in their modules."""
 
-import argparse
-import os
 import sys
-from pathlib import Path
 
-from . import commands
-from .backends import MODES
+MIN_PYTHON = (3, 11)   # tomllib (vms/matrix.toml)
+
+
+def require_python(version=sys.version_info) -> None:
+    """Stop with a clear message, before anything needs a newer Python, on one that is too old."""
+    if tuple(version[:2]) < MIN_PYTHON:
+        sys.exit(f"the harness needs Python {'.'.join(map(str, MIN_PYTHON))} or newer; this is "
+                 f"{version[0]}.{version[1]} ({sys.executable}). See README.md, 'Two commands'.")
+
+
+require_python()
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from . import commands  # noqa: E402
+from .backends import MODES  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -28,6 +41,8 @@ def main(argv=None) -> int:
                      help="also compare what each rewrite reads with the original expression (WRONG-READ), "
                           "in the matrix's oracle_cells")
     run.add_argument("--oracle-cell", action="append", help="run the oracle in this cell instead ('all' for every one)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the cells, mode and cases it would run, then stop (nothing is built or booted)")
 
     fid = sub.add_parser("fidelity", help="run cases in guest and split mode on one cell and list differences")
     fid.add_argument("cases", nargs="*", type=Path, help="case files or folders (default: cases/seed)")
@@ -47,6 +62,8 @@ def main(argv=None) -> int:
 
     setup = sub.add_parser("setup", help="check host programs (qemu, mmdebstrap, ...); --install installs them")
     setup.add_argument("--install", action="store_true")
+    setup.add_argument("--no-optional", action="store_true",
+                       help="with --install, skip what only the harness's own tests use (chromium, cvise, vagrant)")
 
     imp = sub.add_parser("import", help="merge run directories (e.g. CI artifacts) into the history")
     imp.add_argument("results", nargs="+", type=Path, help="run directories, or folders holding them")
