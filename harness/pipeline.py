@@ -71,6 +71,7 @@ class PreparedCell:
     to_run: List[Case] = None
     keys: Dict[str, str] = None
     failed: Optional[CellOutcome] = None
+    use_cache: bool = True
 
     def job(self, case_timeout: int) -> GuestJob:
         return GuestJob(self.cell.name, self.rewriter, self.kernel, tuple(self.to_run), self.workdir, case_timeout)
@@ -78,7 +79,7 @@ class PreparedCell:
 
 def prepare_cell(cell: Cell, cases: List[Case], backend_name: str, workdir: Path, progress: Progress,
                  use_cache: bool) -> PreparedCell:
-    prep = PreparedCell(cell, cases, workdir, results=[], observations=[], to_run=[], keys={})
+    prep = PreparedCell(cell, cases, workdir, results=[], observations=[], to_run=[], keys={}, use_cache=use_cache)
     try:
         prep.rewriter = rewriter_image(cell.rewriter, progress)
         prep.kernel = kernel_image(cell.kernel, progress)
@@ -127,16 +128,36 @@ def finish_cell(prep: PreparedCell, run: Optional[GuestRun], crash: str, progres
             observations.append(obs)
             results.append(classify(case, obs, prep.versions))
     interrupted = bool(run and run.status == "interrupted")
-    if oracle and not interrupted:   # runtime proof: the value oracle and EXPECT-MAP checks
-        results = run_oracle(prep.cell.name, prep.rewriter, prep.kernel, prep.cases, observations, results,
-                             prep.versions, prep.workdir, progress, backend)
-        results = run_runtime(prep.cell.name, prep.rewriter, prep.kernel, prep.cases, observations, results,
-                              prep.versions, prep.workdir, progress, backend)
+    if oracle and not interrupted:
+        results = runtime_proofs(prep, observations, results, progress, backend)
     order = {c.id: i for i, c in enumerate(prep.cases)}
     results.sort(key=lambda r: order.get(r.case_id, 0))
     return CellOutcome(prep.cell.name, prep.versions, tuple(results), tuple(observations), prep.workdir,
                        seconds=run.seconds if run else 0.0, boot_seconds=run.boot_seconds if run else None,
                        problem=problem, interrupted=interrupted)
+
+
+def runtime_proofs(prep: PreparedCell, observations: List[Observation], results: List[Result],
+                   progress: Progress, backend: Backend) -> List[Result]:
+    """The value oracle and EXPECT-MAP checks; a case whose proofs are known for the same observation
+    and harness code is not compiled and booted again."""
+    keys = {case_id: result_cache.proof_key(k) for case_id, k in prep.keys.items()}
+    known = {case_id: result_cache.get_proof(k) for case_id, k in keys.items()} if prep.use_cache else {}
+    known = {case_id: r for case_id, r in known.items() if r is not None}
+    todo = [c for c in prep.cases if c.id not in known]
+    if todo:
+        results = run_oracle(prep.cell.name, prep.rewriter, prep.kernel, todo, observations, results,
+                             prep.versions, prep.workdir, progress, backend)
+        results = run_runtime(prep.cell.name, prep.rewriter, prep.kernel, todo, observations, results,
+                              prep.versions, prep.workdir, progress, backend)
+    proved = []
+    for r in results:
+        if r.case_id in known:
+            r = replace(known[r.case_id], case_id=r.case_id, cell=r.cell)
+        elif r.case_id in keys:
+            result_cache.put_proof(keys[r.case_id], r)
+        proved.append(r)
+    return proved
 
 
 def run_cell(cell: Cell, cases: List[Case], backend: Backend, workdir: Path,
