@@ -47,6 +47,19 @@ def test_readme_names_its_three_commands_and_ci_runs_the_test_one():
     assert ci[-1] == commands["tests"], ".ci/run must end with the README's test command"
 
 
+def test_an_old_python_is_told_which_one_the_harness_needs():
+    from harness.__main__ import require_python
+    with pytest.raises(SystemExit) as stop:
+        require_python((3, 10, 12))
+    assert "needs Python 3.11 or newer; this is 3.10" in str(stop.value)
+    require_python((3, 11, 2))      # Debian 12's passes
+    old = next((python for python in map(shutil.which, ("python3.10", "python3.9", "python3.8"))
+                if python and subprocess.run([python, "-c", ""], capture_output=True).returncode == 0), None)
+    if old:   # the real interpreter too, where one is installed: it must stop before any import fails
+        proc = subprocess.run([old, "-m", "harness", "run", "--dry-run"], cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode == 1 and "needs Python 3.11 or newer" in proc.stderr, proc.stderr
+
+
 def fresh_root() -> Path:
     apt = PrivateApt(SUITE)
     recipe = Recipe("fresh", "debian-12", {"suite": SUITE, "variant": "standard", "mirror": apt.mirror,
