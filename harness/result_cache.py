@@ -26,7 +26,7 @@ def _files_hash(paths) -> str:
     h = hashlib.sha256()
     for path in sorted(paths):
         if path.is_file():
-            h.update(str(path.relative_to(HARNESS_DIR)).encode() + path.read_bytes())
+            h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()[:16]
 
 
