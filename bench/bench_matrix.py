@@ -116,7 +116,8 @@ def floor_parts(observations) -> dict:
     compile_s = sum(o.timings.get("compile", 0.0) for o in observations)
     import_s = sum(o.timings.get("import", 0.0) for o in observations)
     load_s = sum(f.load_seconds or 0.0 for o in observations for f in o.functions)
-    return {"compile_s": compile_s, "load_s": load_s, "import_s": import_s}
+    load_vm_s = sum(o.timings.get("load_vm", 0.0) for o in observations)   # the guest's per-case process
+    return {"compile_s": compile_s, "load_s": load_s, "import_s": import_s, "load_vm_s": load_vm_s}
 
 
 def main() -> int:
@@ -160,7 +161,9 @@ def main() -> int:
     print(f"wall {row['wall_s']:.1f} s | floor {row['floor_s']:.1f} s = (bcc compile {parts['compile_s']:.1f} s "
           f"+ load {parts['load_s']:.1f} s) / {cores} cores | ratio "
           + (f"{row['ratio']:.2f}" if row["ratio"] else "n/a (nothing compiled)"))
-    print(f"(import bcc, not in the floor: {parts['import_s']:.1f} s)")
+    print(f"not in the floor: import bcc {parts['import_s']:.1f} s; the guest's load processes "
+          f"{parts['load_vm_s']:.1f} s for {len(observations)} cases (of which the kernel's own load is "
+          f"{parts['load_s']:.1f} s)")
     print("phases (s, summed over threads): "
           + ", ".join(f"{ph} {row['phases_s'][ph]:.1f}" for ph in PHASES))
     if args.json:
