@@ -106,6 +106,7 @@ def fork_child(mode, arg, out):
     code = 0
     try:
         os.setsid()
+        atexit._clear()             # the runner's own exit handlers are not the child's
         run_child(mode, arg, out)
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
