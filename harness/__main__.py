@@ -2,11 +2,19 @@
 
 import sys
 
-# Before anything else imports tomllib (3.11+): a clear word instead of a traceback on an older Python.
-# Keep this file free of syntax newer than 3.6 so that the check itself runs there.
-if sys.version_info < (3, 11):
-    sys.exit("python -m harness needs Python 3.11 or newer (it reads vms/matrix.toml with tomllib); "
-             "this is Python {}.{}".format(*sys.version_info[:2]))
+MIN_PYTHON = (3, 11)   # tomllib (vms/matrix.toml)
+
+
+def require_python(version=sys.version_info) -> None:
+    """Stop with a clear message, before anything imports tomllib, on a Python that is too old.
+    Keep this file free of syntax newer than 3.6 so that the check itself runs there."""
+    if tuple(version[:2]) < MIN_PYTHON:
+        sys.exit("python -m harness needs Python {}.{} or newer (it reads vms/matrix.toml with tomllib); "
+                 "this is Python {}.{} ({}). See README.md, 'Two commands'.".format(*MIN_PYTHON, *version[:2],
+                                                                                     sys.executable))
+
+
+require_python()
 
 import argparse  # noqa: E402
 import os  # noqa: E402
@@ -37,6 +45,8 @@ def main(argv=None) -> int:
                      help="also compare what each rewrite reads with the original expression (WRONG-READ), "
                           "in the matrix's oracle_cells")
     run.add_argument("--oracle-cell", action="append", help="run the oracle in this cell instead ('all' for every one)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the cells, mode and cases it would run, then stop (nothing is built or booted)")
 
     fid = sub.add_parser("fidelity", help="run cases in guest and split mode on one cell and list differences")
     fid.add_argument("cases", nargs="*", type=Path, help="case files or folders (default: cases/seed)")
@@ -56,6 +66,8 @@ def main(argv=None) -> int:
 
     setup = sub.add_parser("setup", help="check host programs (qemu, mmdebstrap, ...); --install installs them")
     setup.add_argument("--install", action="store_true")
+    setup.add_argument("--no-optional", action="store_true",
+                       help="with --install, skip what only the harness's own tests use (chromium, cvise, vagrant)")
 
     imp = sub.add_parser("import", help="merge run directories (e.g. CI artifacts) into the history")
     imp.add_argument("results", nargs="+", type=Path, help="run directories, or folders holding them")

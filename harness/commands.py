@@ -74,6 +74,9 @@ def cmd_run(args) -> int:
         if not oracle_cells:
             console.print(f"note: --oracle runs in {', '.join(wanted)} (vms/matrix.toml oracle_cells), none of "
                           f"which is selected; pass --oracle-cell to choose", markup=False, highlight=False)
+    if args.dry_run:
+        print_plan(console, cells, loaded.cases, mode, oracle_cells)
+        return EXIT_OK if not loaded.errors else EXIT_FAILURES
     run = RunDir.create(sys.argv, mode=mode)
     run.record_cases(loaded.cases)
     results = invalid_results(loaded.errors, cells, root)
@@ -91,6 +94,15 @@ def cmd_run(args) -> int:
         console.print("interrupted: finished results are kept; run again to finish the rest")
         return 130
     return exit_code(results)
+
+
+def print_plan(console: Console, cells, cases, mode: str, oracle_cells) -> None:
+    """What `run --dry-run` shows: the cells and cases a run would take, nothing built or booted."""
+    console.print(f"dry run: {len(cases)} cases x {len(cells)} cells, {mode} mode", highlight=False)
+    for cell in cells:
+        console.print(f"cell {cell.name}" + (" (oracle)" if cell.name in oracle_cells else ""), highlight=False)
+    for case in cases:
+        console.print(f"case {case.id}", highlight=False)
 
 
 def exit_code(results) -> int:

@@ -74,6 +74,7 @@ class PreparedCell:
     to_run: List[Case] = None
     keys: Dict[str, str] = None
     failed: Optional[CellOutcome] = None
+    use_cache: bool = True
 
     def job(self, case_timeout: int) -> GuestJob:
         return GuestJob(self.cell.name, self.rewriter, self.kernel, tuple(self.to_run), self.workdir, case_timeout)
@@ -81,7 +82,7 @@ class PreparedCell:
 
 def prepare_cell(cell: Cell, cases: List[Case], backend_name: str, workdir: Path, progress: Progress,
                  use_cache: bool) -> PreparedCell:
-    prep = PreparedCell(cell, cases, workdir, results=[], observations=[], to_run=[], keys={})
+    prep = PreparedCell(cell, cases, workdir, results=[], observations=[], to_run=[], keys={}, use_cache=use_cache)
     try:
         prep.rewriter = rewriter_image(cell.rewriter, progress)
         prep.kernel = kernel_image(cell.kernel, progress)
@@ -131,10 +132,7 @@ def finish_cell(prep: PreparedCell, run: Optional[GuestRun], crash: str, progres
             results.append(classify(case, obs, prep.versions))
     interrupted = bool(run and run.status == "interrupted")
     if oracle and not interrupted:   # runtime proof: the value oracle and EXPECT-MAP checks
-        results = guarded_stage("oracle", run_oracle, lambda c, o, r: not oracle_eligible(c, o, r),
-                                prep, observations, results, progress, backend)
-        results = guarded_stage("runtime", run_runtime, runtime_eligible,
-                                prep, observations, results, progress, backend)
+        results = runtime_proofs(prep, observations, results, progress, backend)
     order = {c.id: i for i, c in enumerate(prep.cases)}
     results.sort(key=lambda r: order.get(r.case_id, 0))
     return CellOutcome(prep.cell.name, prep.versions, tuple(results), tuple(observations), prep.workdir,
@@ -149,20 +147,20 @@ def crash_text(what: str) -> Tuple[str, str]:
     return f"{what} crashed: {details.strip().splitlines()[-1]}", details
 
 
-def guarded_stage(name: str, stage, touches, prep: PreparedCell, observations: List[Observation],
+def guarded_stage(name: str, stage, touches, prep: PreparedCell, todo: List[Case], observations: List[Observation],
                   results: List[Result], progress: Progress, backend: Backend) -> List[Result]:
-    """Run a runtime stage (oracle, EXPECT-MAP checks). If it raises, the cases it would judge
-    (`touches(case, observation, result)`) become HARNESS, since their check never happened; the
-    cell's other results stand and the run goes on."""
+    """Run a runtime stage (oracle, EXPECT-MAP checks) on the cases `todo`. If it raises, the cases it
+    would judge (`touches(case, observation, result)`) become HARNESS, since their check never
+    happened; the cell's other results stand and the run goes on."""
     try:
-        return stage(prep.cell.name, prep.rewriter, prep.kernel, prep.cases, observations, results,
+        return stage(prep.cell.name, prep.rewriter, prep.kernel, todo, observations, results,
                      prep.versions, prep.workdir, progress, backend)
     except KeyboardInterrupt:
         raise
     except Exception:
         message, details = crash_text(f"the {name} stage")
     by_obs = {o.case_id: o for o in observations}
-    cases = {c.id: c for c in prep.cases}
+    cases = {c.id: c for c in todo}
 
     def touched(r: Result) -> bool:
         if r.case_id not in cases or r.case_id not in by_obs:
@@ -181,6 +179,29 @@ def crashed_cells(cells: List[Cell], cases: List[Case], what: str) -> List[CellO
     return [CellOutcome(cell.name, {}, tuple(Result(c.id, cell.name, Outcome.HARNESS, message, details=details,
                                                     raw_outcome=Outcome.HARNESS) for c in cases),
                         (), Path(), problem=message) for cell in cells]
+
+
+def runtime_proofs(prep: PreparedCell, observations: List[Observation], results: List[Result],
+                   progress: Progress, backend: Backend) -> List[Result]:
+    """The value oracle and EXPECT-MAP checks; a case whose proofs are known for the same observation
+    and harness code is not compiled and booted again."""
+    keys = {case_id: result_cache.proof_key(k) for case_id, k in prep.keys.items()}
+    known = {case_id: result_cache.get_proof(k) for case_id, k in keys.items()} if prep.use_cache else {}
+    known = {case_id: r for case_id, r in known.items() if r is not None}
+    todo = [c for c in prep.cases if c.id not in known]
+    if todo:
+        results = guarded_stage("oracle", run_oracle, lambda c, o, r: not oracle_eligible(c, o, r),
+                                prep, todo, observations, results, progress, backend)
+        results = guarded_stage("runtime", run_runtime, runtime_eligible,
+                                prep, todo, observations, results, progress, backend)
+    proved = []
+    for r in results:
+        if r.case_id in known:
+            r = replace(known[r.case_id], case_id=r.case_id, cell=r.cell)
+        elif r.case_id in keys:
+            result_cache.put_proof(keys[r.case_id], r)
+        proved.append(r)
+    return proved
 
 
 def run_cell(cell: Cell, cases: List[Case], backend: Backend, workdir: Path,

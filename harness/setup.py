@@ -68,10 +68,10 @@ def install_command(missing: List[Requirement]) -> List[str]:
     return ["apt-get", "install", "-y", "--no-install-recommends"] + sorted({r.package for r in missing})
 
 
-def ensure(install: bool, echo=print) -> bool:
+def ensure(install: bool, echo=print, optional: bool = True) -> bool:
     """True when everything needed is present (after installing it, with `install` and root).
-    With `install`, the optional programs the harness's own tests use are installed too."""
-    missing = [r for r in requirements() if not r.present and (install or not r.optional)]
+    With `install` (and `optional`), the optional programs the harness's own tests use are installed too."""
+    missing = [r for r in requirements() if not r.present and (install and optional or not r.optional)]
     if not missing:
         return True
     command = install_command(missing)
@@ -95,7 +95,7 @@ def ensure(install: bool, echo=print) -> bool:
 
 def cmd_setup(args) -> int:
     """`python -m harness setup [--install]`: exit 0 when the host is ready, 2 (harness trouble) if not."""
-    ok = ensure(install=args.install)
+    ok = ensure(install=args.install, optional=not getattr(args, "no_optional", False))
     if ok:
-        print("host ready: " + ", ".join(r.what for r in requirements()))
+        print("host ready: " + ", ".join(r.what for r in requirements() if r.present))
     return 0 if ok else 2

@@ -52,5 +52,5 @@ def test_old_python_is_told_which_version_it_needs():
             "runpy.run_module('harness', run_name='__main__', alter_sys=True)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert done.stderr.strip() == ("python -m harness needs Python 3.11 or newer (it reads vms/matrix.toml with "
-                                   "tomllib); this is Python 3.10")
+    assert done.stderr.strip().startswith("python -m harness needs Python 3.11 or newer (it reads vms/matrix.toml "
+                                          "with tomllib); this is Python 3.10")

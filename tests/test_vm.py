@@ -125,6 +125,13 @@ def test_oracle_finds_the_wrong_read_and_passes_the_right_one(tmp_path):
     # 'harness-trig'[1] is 'a'; bcc reads 16 bytes further (a whole comm[] away), minus the index
     assert "the original expression holds 61 (97)" in wrong["message"]
     assert "bcc's address is +15 bytes off" in wrong["message"]
+    # A rerun with nothing changed takes the observations and the proofs from the cache: no boot at all.
+    first = (tmp_path / "latest").resolve()
+    again = harness("run", "--oracle", "cases/oracle", env=env)
+    second = (tmp_path / "latest").resolve()
+    assert second != first and not list(second.rglob("qemu.cmd")), again.stdout
+    rerun = {json.loads(ln)["case_id"]: json.loads(ln) for ln in (second / "results.jsonl").read_text().splitlines()}
+    assert rerun == rows, again.stdout
 
 
 def test_a_changed_case_regresses_in_diff_and_report(tmp_path):

@@ -15,22 +15,24 @@ Stdlib only, Python 3.9 to 3.13 (it runs with the rewriter root's own python3).
                                            its trigger, read the maps its EXPECT-MAP lines name
                                   extract  run Python tool scripts with BPF() replaced by a recorder of
                                            the text they would compile (their default options)
-    runner.py --one MODE CASE OUT   (internal) the child for one case
+    runner.py --one MODE CASE OUT   one case in this process (by hand, when debugging a case)
 
-Every case runs in its own process so a crash or hang of bcc loses only that case. Results are files:
+Every case runs in its own process (forked from this one) so a crash or hang of bcc loses only that case. Results are files:
 OUT/<case>/result.json (written by the child), OUT/<case>/compile.log (fd 2 during BPF(), which
 holds bcc's rewritten text and clang's diagnostics), OUT/<case>/load-<function>.log (fd 2 during each
 load, which holds the verifier log), and OUT/status with one "case:code" line per finished case
 (a missing line means the guest died first).
 """
 
+import atexit
+import importlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import tarfile
 import time
+import traceback
 
 # The mode modules sit beside this file and import each other by bare name, in the guest and on the host.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -64,6 +66,9 @@ def run_all(inp, out):
         return
     timeout = job.get("case_timeout", 900)
     cases = job["cases"]
+    if mode == "load":      # stdlib only: imported once here, every forked child starts with them
+        for name in ("bpfsys", "mode_load"):
+            importlib.import_module(name)
     status = open(os.path.join(out, "status"), "a")
     for n, case in enumerate(cases, 1):
         case_out = os.path.join(out, case["id"])
@@ -80,15 +85,7 @@ def run_all(inp, out):
                 json.dump(case, f)
         say("start", n, len(cases), case["id"])
         t0 = time.monotonic()
-        child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--one", mode, arg, case_out],
-                                 start_new_session=True)
-        try:
-            code = child.wait(timeout=timeout)
-            verdict = "exit-%d" % code if code >= 0 else "signal-%d" % -code
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-            verdict = "timeout-%d" % timeout
+        verdict = wait_child(fork_child(mode, arg, case_out), timeout)
         seconds = time.monotonic() - t0
         status.write("%s:%s:%.3f\n" % (case["id"], verdict, seconds))
         status.flush()
@@ -96,6 +93,48 @@ def run_all(inp, out):
         pack(out, job.get("output_device"))
         say("done", n, len(cases), case["id"], verdict, "%.1fs" % seconds)
     status.close()
+
+
+def fork_child(mode, arg, out):
+    """One case in a forked child, in its own session: a crash or hang still loses only that case, and
+    the child starts warm (a fresh python3 costs seconds per case in a TCG guest)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        os.setsid()
+        atexit._clear()             # the runner's own exit handlers are not the child's
+        run_child(mode, arg, out)
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        atexit._run_exitfuncs()     # what a normal exit runs (bcc detaches its probes there)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def wait_child(pid, timeout):
+    """The child's verdict: exit-N, signal-N, or timeout-N (then its whole session is killed)."""
+    deadline = time.monotonic() + timeout
+    pause = 0.002
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            code = os.waitstatus_to_exitcode(status)
+            return "exit-%d" % code if code >= 0 else "signal-%d" % -code
+        if time.monotonic() > deadline:
+            os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return "timeout-%d" % timeout
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def run_child(mode, arg, out):

@@ -1,0 +1,175 @@
+"""Benchmark: a matrix run (the path `python -m harness run` takes) against its floor, split by phase.
+
+    python bench/bench_matrix.py [CASES...] [--cell NAME|all ...] [-j N] [--oracle] [--cached] [--json out.json]
+
+From one run it prints:
+- wall time;
+- the floor: (sum of bcc's own compile time, the runner's `compile` timing, and kernel load time over
+  every observation made in this run; cached ones cost nothing) / cores;
+- the ratio wall / floor (issue 16's targets: <= 1.15 for the whole default matrix, then below 1);
+- the split by phase, in seconds summed over the threads that ran them (cells run concurrently, so the
+  phases can add up to more than the wall time): prepare (image lookups, result cache), compile (host
+  sandboxes in split mode), boot (qemu start to the guest program), load (the rest of the loading
+  boots), oracle (value oracle and runtime checks, their compiles and boots included), record (run
+  directory, result cache, history), personality (only when not cached yet).
+
+Defaults: cases/ and the default cells (`--cell all` is the whole default matrix: long here). Nothing is
+taken from the result cache unless --cached (which measures a rerun with nothing changed). Images and
+personalities are made ready before timing starts. Results and history go to a temporary directory.
+"""
+
+import argparse
+import functools
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from harness import pipeline, result_cache, store  # noqa: E402
+from harness.backends import qemu, resolve_mode, split  # noqa: E402
+from harness.cases import load_cases  # noqa: E402
+from harness.images.build import kernel_image, rewriter_image  # noqa: E402
+from harness.matrix import load_matrix  # noqa: E402
+from harness.progress import silent  # noqa: E402
+
+PHASES = ("prepare", "compile", "boot", "load", "oracle", "record", "personality")
+
+
+class PhaseClock:
+    """Seconds per phase, summed over threads. A phase entered inside oracle or personality counts as
+    that outer phase (their own compiles and boots are part of them); otherwise time is exclusive."""
+
+    def __init__(self):
+        self.seconds = defaultdict(float)
+        self.local = threading.local()
+        self.lock = threading.Lock()
+
+    def add(self, phase: str, seconds: float) -> None:
+        with self.lock:
+            self.seconds[phase] += seconds
+
+    def wrap(self, owner, name: str, phase: str, split_boot: bool = False) -> None:
+        original = getattr(owner, name)
+
+        @functools.wraps(original)
+        def timed(*args, **kw):
+            stack = self.local.__dict__.setdefault("stack", [])
+            if stack and stack[-1][0] in ("oracle", "personality"):
+                return original(*args, **kw)
+            now = time.monotonic()
+            if stack:       # pause the enclosing phase
+                outer, since = stack[-1]
+                self.add(outer, now - since)
+            stack.append([phase, now])
+            result = None
+            try:
+                result = original(*args, **kw)
+            finally:
+                _, since = stack.pop()
+                end = time.monotonic()
+                spent = end - since
+                booted = getattr(result, "boot_seconds", None) if split_boot else None
+                if booted:
+                    self.add("boot", min(booted, spent))
+                    spent -= min(booted, spent)
+                self.add(phase, spent)
+                if stack:
+                    stack[-1][1] = end
+            return result
+        setattr(owner, name, timed)
+
+
+def instrument(clock: PhaseClock, observations: list) -> None:
+    clock.wrap(pipeline, "prepare_cell", "prepare")
+    clock.wrap(split.SplitBackend, "compile_on_host", "compile")
+    clock.wrap(qemu.QemuBackend, "boot", "load", split_boot=True)
+    clock.wrap(pipeline, "run_oracle", "oracle")
+    clock.wrap(pipeline, "run_runtime", "oracle")
+    clock.wrap(split, "personality", "personality")
+    put = result_cache.put
+
+    def keep(key, obs):     # every observation made in this run passes here (cached ones do not)
+        observations.append(obs)
+        return put(key, obs)
+    result_cache.put = keep
+    for owner, name in ((store.RunDir, "record_results"), (store.RunDir, "record_observations"),
+                        (pipeline, "to_history"), (result_cache, "put")):
+        clock.wrap(owner, name, "record")
+
+
+def warm(cells, mode: str) -> None:
+    """Images and personalities: cached artefacts, not per-run work; made ready before timing."""
+    for cell in cells:
+        rewriter, kernel = rewriter_image(cell.rewriter), kernel_image(cell.kernel)
+        if mode == "split":
+            split.personality(kernel, rewriter, qemu.QemuBackend(), silent)
+
+
+def floor_parts(observations) -> dict:
+    compile_s = sum(o.timings.get("compile", 0.0) for o in observations)
+    import_s = sum(o.timings.get("import", 0.0) for o in observations)
+    load_s = sum(f.load_seconds or 0.0 for o in observations for f in o.functions)
+    load_vm_s = sum(o.timings.get("load_vm", 0.0) for o in observations)   # the guest's per-case process
+    return {"compile_s": compile_s, "load_s": load_s, "import_s": import_s, "load_vm_s": load_vm_s}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("cases", nargs="*", type=Path)
+    p.add_argument("--cell", action="append", help="a cell, or 'all' (default: the default cells)")
+    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--mode", default="auto")
+    p.add_argument("--oracle", action="store_true", help="the oracle in the matrix's oracle_cells, as tox -e kernels")
+    p.add_argument("--cached", action="store_true", help="take known results from the result cache (a rerun)")
+    p.add_argument("--json", type=Path)
+    args = p.parse_args()
+
+    cells = load_matrix().select(args.cell)
+    cells = [c for c in cells if c.backend == "qemu"]
+    cases = list(load_cases(args.cases or [ROOT / "cases"], ROOT / "cases").cases)
+    mode = resolve_mode(args.mode)
+    oracle_cells = set(load_matrix().oracle_cells) & {c.name for c in cells} if args.oracle else set()
+    warm(cells, mode)
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-matrix-"))
+    os.environ.update(HARNESS_RESULTS_DIR=str(tmp / "runs"), HARNESS_HISTORY=str(tmp / "history.db"))
+    clock, observations = PhaseClock(), []
+    instrument(clock, observations)
+    run = store.RunDir.create(sys.argv, mode=mode)
+    print(f"{len(cases)} cases x {len(cells)} cells, {mode} mode, -j {args.jobs}, "
+          f"{'cached' if args.cached else 'nothing cached'}", flush=True)
+    t0 = time.monotonic()
+    results, _ = pipeline.run_matrix(cells, cases, mode, run, silent, args.jobs, 900, args.cached, oracle_cells)
+    wall = time.monotonic() - t0
+
+    cores = os.cpu_count() or 1
+    parts = floor_parts(observations)
+    floor = (parts["compile_s"] + parts["load_s"]) / cores
+    row = {"cases": len(cases), "cells": len(cells), "mode": mode, "jobs": args.jobs, "cached": args.cached,
+           "oracle_cells": sorted(oracle_cells), "results": len(results), "cores": cores,
+           "wall_s": round(wall, 1), "floor_s": round(floor, 1),
+           "ratio": round(wall / floor, 2) if floor else None,
+           **{k: round(v, 1) for k, v in parts.items()},
+           "phases_s": {ph: round(clock.seconds.get(ph, 0.0), 1) for ph in PHASES}}
+    print(f"wall {row['wall_s']:.1f} s | floor {row['floor_s']:.1f} s = (bcc compile {parts['compile_s']:.1f} s "
+          f"+ load {parts['load_s']:.1f} s) / {cores} cores | ratio "
+          + (f"{row['ratio']:.2f}" if row["ratio"] else "n/a (nothing compiled)"))
+    print(f"not in the floor: import bcc {parts['import_s']:.1f} s; the guest's load processes "
+          f"{parts['load_vm_s']:.1f} s for {len(observations)} cases run (of which the kernel's own load is "
+          f"{parts['load_s']:.1f} s)")
+    print("phases (s, summed over threads): "
+          + ", ".join(f"{ph} {row['phases_s'][ph]:.1f}" for ph in PHASES))
+    if args.json:
+        args.json.write_text(json.dumps(row, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
