@@ -18,6 +18,7 @@ from .cases import CaseError, load_cases
 from .images.build import describe, kernel_image, rewriter_image
 from .images.store import images_root, list_images
 from .matrix import MatrixError, load_matrix
+from .oracle_stage import coverage_table as oracle_coverage_table
 from .outcome import Outcome
 from .paths import project_root
 from .pipeline import invalid_results, run_cell, run_matrix, to_history
@@ -85,6 +86,9 @@ def cmd_run(args) -> int:
                                         args.case_timeout, not args.no_cache, oracle_cells)
     results += found
     print_summary(results, console)
+    coverage = oracle_coverage_table(run.path)
+    if coverage is not None:
+        console.print(coverage)
     console.print(f"results: {run.path}", highlight=False)
     if interrupted:
         console.print("interrupted: finished results are kept; run again to finish the rest")
