@@ -306,18 +306,19 @@ def cmd_triage(args) -> int:
     with rich_progress(console) as progress:
         try:
             text, how = triage.program_text(args.file, matrix, progress)
-            case = triage.as_case(text, name, work / "cases")
+            case = triage.as_case(text, name, work / "cases", [" ".join(a) for a in args.attach or []])
         except (triage.TriageError, CaseError, OSError) as e:
             console.print(f"[red]cannot triage:[/] {e}", highlight=False)
             return EXIT_HARNESS
-        results = triage.run_cells(case, cells, mode, work / "run", args.jobs, progress)
+        results = triage.run_cells(case, cells, mode, work / "run", args.jobs, progress, oracle=not args.no_oracle)
     console.print(f"{args.file}: {how}; {mode} mode", highlight=False)
     table = Table(title=f"triage of {args.file.name}")
-    for col in ("cell", "class", "what decided it"):
+    for col in ("cell", "class", "what decided it", "value oracle"):
         table.add_column(col, overflow="fold")
     for cell in cells:
         r, _ = results[cell.name]
-        table.add_row(cell.name, r.label, r.message)
+        table.add_row(cell.name, r.label, r.message,
+                      r.oracle or ("not run: no ATTACH point (pass --attach)" if not case.attach else "not run"))
     console.print(table)
     labels = {c: r.label for c, (r, _) in results.items()}
     for line in triage.localize(cells, labels):

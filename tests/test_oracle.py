@@ -178,3 +178,29 @@ def test_an_operand_of_sizeof_or_typeof_cannot_be_judged():
         col = line.index(text) + 1
         with pytest.raises(OracleError, match="never evaluated"):
             build(original, [site(text, 2, col, form="deref" if text == "*p" else "member")])
+
+
+def test_triage_reports_get_attach_points_for_the_oracle(tmp_path):
+    """A report's kprobe__/kretprobe__ functions (and --attach) become ATTACH lines of its report-only case,
+    so the oracle runs it like any other case that loads."""
+    from harness.classify import Result
+    from harness.observation import FunctionLoad, Observation
+    from harness.oracle_stage import eligible
+    from harness.outcome import Outcome
+    from harness.triage import as_case
+    text = ("#include <net/sock.h>\n"
+            "int kprobe__tcp_v4_connect(struct pt_regs *ctx, struct sock *sk) { return sk->sk_rcvbuf; }\n"
+            "int kretprobe__tcp_v4_connect(struct pt_regs *ctx) { return 0; }\n"
+            "int helper_probe(struct pt_regs *ctx) { return 0; }\n")
+    case = as_case(text, "report", tmp_path, ["helper_probe kprobe do_sys_openat2"])
+    assert case.report_only
+    assert sorted(tuple(a) for a in case.attach) == [("helper_probe", "kprobe", "do_sys_openat2"),
+                                                ("kprobe__tcp_v4_connect", "kprobe", "tcp_v4_connect"),
+                                                ("kretprobe__tcp_v4_connect", "kretprobe", "tcp_v4_connect")]
+    assert case.text.splitlines()[1] == text.splitlines()[1]       # the report's lines stay where they were
+    obs = Observation(case.id, "cell", "ok", compiled=True, rewritten="",
+                      functions=(FunctionLoad("kprobe__tcp_v4_connect", "", True),))
+    loaded = Result(case.id, "cell", Outcome.PASS, "loads", actual_sites=(site("sk->sk_rcvbuf", 2, 72),))
+    assert eligible(case, obs, loaded) == ""
+    assert "no ATTACH" in eligible(as_case("int f(struct pt_regs *ctx) { return 0; }\n", "plain", tmp_path),
+                                   obs, loaded)

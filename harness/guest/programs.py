@@ -80,7 +80,7 @@ class BccPrograms(object):
             from bcc import BPF
             fn = self.b.load_func(name, getattr(BPF, NET_KINDS[kind]))
             net.attach(kind, fn.fd, target, bcc_fn=fn)
-        else:
+        elif not (name == "%s__%s" % (kind, target)):   # BPF() attached kprobe__X itself
             attach(self.b, name, kind, target)
 
     def close(self):
