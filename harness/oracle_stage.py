@@ -138,7 +138,9 @@ def _verdict(case: Case, programs: Programs, out: Path, run_status: str,
     try:
         data = json.loads((out / "oracle.json").read_text())
     except (OSError, ValueError):
-        return f"harness: no oracle result ({run_status}: {run_detail})", None, \
+        # harness trouble (the oracle's boot died: a kernel panic under load, a timeout), never a verdict
+        return f"harness: no oracle result ({run_status}: {run_detail})", \
+            Result(case.id, "", Outcome.HARNESS, f"oracle: no result ({run_status}: {run_detail})"), \
             _unjudged(count, "harness: no oracle result")
     if data.get("error"):
         # The twin reads each site with its own helper call; a twin the kernel refuses cannot be judged.

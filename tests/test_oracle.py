@@ -204,3 +204,26 @@ def test_triage_reports_get_attach_points_for_the_oracle(tmp_path):
     assert eligible(case, obs, loaded) == ""
     assert "no ATTACH" in eligible(as_case("int f(struct pt_regs *ctx) { return 0; }\n", "plain", tmp_path),
                                    obs, loaded)
+
+
+def test_an_oracle_boot_that_left_no_result_is_harness_trouble(tmp_path):
+    """A kernel that panicked at boot (seen under load: 'IO-APIC + timer doesn't work') leaves no oracle.json:
+    HARNESS, never a verdict; a twin the kernel refuses leaves the sites not judged, with the reason."""
+    import json
+    from harness.cases import parse_case
+    from harness.oracle_stage import _verdict
+    from harness.outcome import Outcome
+    path = tmp_path / "c.c"
+    path.write_text("// CASE: c\n// ATTACH: f kprobe do_sys_openat2\nint f(struct pt_regs *ctx, struct s *p) {\n"
+                    "  return p->a;\n}\n")
+    case = parse_case(path, tmp_path)
+    programs = build(case.text, [site("p->a", 4, 10)])
+    note, result, cover = _verdict(case, programs, tmp_path / "out", "ok", "")
+    assert result.outcome is Outcome.HARNESS and note.startswith("harness: no oracle result")
+    assert cover.not_judged == {"harness: no oracle result": 1}
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "oracle.json").write_text(json.dumps({"error": "twin does not compile or load: R1 ...",
+                                                              "stage": "compile", "values": {}}))
+    note, result, cover = _verdict(case, programs, tmp_path / "out", "ok", "")
+    assert result is None and note.startswith("cannot judge: twin does not compile or load")
+    assert cover.not_judged == {"the twin does not compile or load": 1}
