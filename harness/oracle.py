@@ -71,9 +71,6 @@ class Programs:
     sites: Tuple[Site, ...]          # every site, nested ones too, in id order (id = index + 1)
     no_offset: Tuple[str, ...] = ()  # per site: why the twin cannot evaluate bcc's address ("" when it can)
 
-    def outermost(self, n: int) -> bool:
-        return self.sites[n - 1].depth == 0
-
 
 def _offsets(text: str) -> List[int]:
     """Byte offset of the start of each line (1-based lines), for (line, col) -> offset."""
