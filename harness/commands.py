@@ -337,7 +337,7 @@ def cmd_triage(args) -> int:
                                                echo=lambda m: console.print(m, markup=False, highlight=False))
             console.print(f"reduced {before} -> {len(case_text)} bytes in {seconds:.0f}s", highlight=False)
             reduced = triage.as_case(case_text, name, work / "reduced-cases")
-            again = triage.run_cells(reduced, cells, mode, work / "rerun", args.jobs)
+            again = triage.run_cells(reduced, cells, mode, work / "rerun", args.jobs, oracle=not args.no_oracle)
             same = [c.name for c in cells if again[c.name][0].outcome.is_failure] == failing
             console.print(f"reduced program fails in the same cells: {same}", highlight=False)
             results = again

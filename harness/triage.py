@@ -241,7 +241,8 @@ def check(candidate: Path, sig: Signature, cell: Cell, mode: str) -> bool:
     try:
         with tempfile.TemporaryDirectory(prefix="harness-check-") as tmp:
             case = as_case(candidate.read_text(errors="replace"), "candidate", Path(tmp) / "cases")
-            (result, obs), = run_cells(case, [cell], mode, Path(tmp) / "work", 1).values()
+            (result, obs), = run_cells(case, [cell], mode, Path(tmp) / "work", 1,
+                                       oracle=sig.outcome == "WRONG-READ").values()
             return signature(result, obs) == sig
     except (CaseError, TriageError, OSError):
         return False
