@@ -110,6 +110,9 @@ def main(argv=None) -> int:
     tri.add_argument("--reduce", action="store_true", help="shrink it with C-Vise, keeping the failure signature")
     tri.add_argument("--budget", type=float, default=600, help="seconds C-Vise may take")
     tri.add_argument("--cases-root", type=Path, help="where cases/triage/ is written (default: the project's)")
+    tri.add_argument("--attach", nargs=3, action="append", metavar=("FN", "KIND", "TARGET"),
+                     help="where FN attaches, for the value oracle (kprobe__/kretprobe__ names need none)")
+    tri.add_argument("--no-oracle", action="store_true", help="compile and load only: no value oracle")
 
     chk = sub.add_parser("triage-check", help="(internal) the interestingness test --reduce gives C-Vise")
     chk.add_argument("candidate", type=Path)

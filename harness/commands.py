@@ -19,6 +19,7 @@ from .cases import CaseError, load_cases
 from .images.build import ImageError, describe, kernel_image, rewriter_image
 from .images.store import images_root, list_images
 from .matrix import MatrixError, load_matrix
+from .oracle_stage import coverage_table as oracle_coverage_table
 from .outcome import Outcome
 from .paths import project_root
 from .pipeline import invalid_results, run_cell, run_matrix, to_history
@@ -89,6 +90,9 @@ def cmd_run(args) -> int:
                                         args.case_timeout, not args.no_cache, oracle_cells)
     results += found
     print_summary(results, console)
+    coverage = oracle_coverage_table(run.path)
+    if coverage is not None:
+        console.print(coverage)
     console.print(f"results: {run.path}", markup=False, highlight=False)
     if interrupted:
         console.print("interrupted: finished results are kept; run again to finish the rest")
@@ -317,18 +321,19 @@ def cmd_triage(args) -> int:
     with rich_progress(console) as progress:
         try:
             text, how = triage.program_text(args.file, matrix, progress)
-            case = triage.as_case(text, name, work / "cases")
+            case = triage.as_case(text, name, work / "cases", [" ".join(a) for a in args.attach or []])
         except (triage.TriageError, CaseError, OSError) as e:
             console.print(f"[red]cannot triage:[/] {escape(str(e))}", highlight=False)
             return EXIT_HARNESS
-        results = triage.run_cells(case, cells, mode, work / "run", args.jobs, progress)
+        results = triage.run_cells(case, cells, mode, work / "run", args.jobs, progress, oracle=not args.no_oracle)
     console.print(f"{args.file}: {how}; {mode} mode", markup=False, highlight=False)
     table = Table(title=escape(f"triage of {args.file.name}"))
-    for col in ("cell", "class", "what decided it"):
+    for col in ("cell", "class", "what decided it", "value oracle"):
         table.add_column(col, overflow="fold")
     for cell in cells:
         r, _ = results[cell.name]
-        table.add_row(escape(cell.name), r.label, escape(r.message))
+        table.add_row(escape(cell.name), r.label, escape(r.message),
+                      escape(r.oracle or ("not run: no ATTACH point (pass --attach)" if not case.attach else "not run")))
     console.print(table)
     labels = {c: r.label for c, (r, _) in results.items()}
     for line in triage.localize(cells, labels):
@@ -347,7 +352,7 @@ def cmd_triage(args) -> int:
                                                echo=lambda m: console.print(m, markup=False, highlight=False))
             console.print(f"reduced {before} -> {len(case_text)} bytes in {seconds:.0f}s", highlight=False)
             reduced = triage.as_case(case_text, name, work / "reduced-cases")
-            again = triage.run_cells(reduced, cells, mode, work / "rerun", args.jobs)
+            again = triage.run_cells(reduced, cells, mode, work / "rerun", args.jobs, oracle=not args.no_oracle)
             same = [c.name for c in cells if again[c.name][0].outcome.is_failure] == failing
             console.print(f"reduced program fails in the same cells: {same}", highlight=False)
             results = again

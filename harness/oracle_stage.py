@@ -4,16 +4,19 @@ value difference into WRONG-READ. The backend decides where bcc compiles them: i
 or on the host with the kernel's personality, the guest's loader attaching them (split mode)."""
 
 import json
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
+
+from rich.table import Table
 
 from .backends.base import Backend, guest_dir_name
 from .cases import Case
 from .classify import Result, apply_gates
 from .images.store import Image
 from .observation import Observation, split_compile_log
-from .oracle import OracleError, Programs, build, describe, judge
+from .oracle import Coverage, OracleError, Programs, build, describe, judge
 from .outcome import Outcome
 from .progress import Progress
 from .sites import compact, find_sites
@@ -51,7 +54,7 @@ def _check_rewrites(case_id: str, programs: Programs, out: Path) -> str:
     if probe_text is None:
         return "no rewritten text for the probe"
     got = sorted(compact(s.text) for s in find_sites(programs.probe, probe_text) if s.depth == 0)
-    want = sorted(compact(s.text) for s in programs.sites)
+    want = sorted(compact(s.text) for s in programs.sites if s.depth == 0)
     if got != want:
         return f"the instrumented program was rewritten differently ({got} vs {want}); cannot judge"
     return ""
@@ -77,6 +80,7 @@ def run_oracle(cell_name: str, rewriter: Image, kernel: Image, cases: List[Case]
     by_obs = {o.case_id: o for o in observations}
     todo: List[Tuple[Case, Programs]] = []
     notes: Dict[str, str] = {}
+    coverage: Dict[str, Coverage] = {}
     for case in cases:
         result = next((r for r in results if r.case_id == case.id), None)
         obs = by_obs.get(case.id)
@@ -88,8 +92,12 @@ def run_oracle(cell_name: str, rewriter: Image, kernel: Image, cases: List[Case]
                 todo.append((case, build(case.text, find_sites(case.text, obs.rewritten))))
             except OracleError as e:
                 why = f"cannot judge: {e}"
+                coverage[case.id] = _unjudged(len(result.actual_sites), str(e))
         if why:
             notes[case.id] = why
+            if case.id not in coverage:
+                coverage[case.id] = Coverage(not_run=Counter({why[len("not run: "):]: len(result.actual_sites)})
+                                             if result.actual_sites else Counter())
     outcomes: Dict[str, Result] = {}
     if todo:
         files, entries = {}, []
@@ -102,7 +110,9 @@ def run_oracle(cell_name: str, rewriter: Image, kernel: Image, cases: List[Case]
                                    f"oracle {cell_name}", progress)
         for case, programs in todo:
             out = run.outdir / guest_dir_name(case)
-            notes[case.id], outcomes[case.id] = _verdict(case, programs, out, run.status, run.detail)
+            notes[case.id], outcomes[case.id], coverage[case.id] = _verdict(case, programs, out, run.status,
+                                                                            run.detail)
+    record_coverage(workdir / COVERAGE_FILE, cell_name, coverage)
     updated = []
     for r in results:
         note = notes.get(r.case_id, "")
@@ -115,38 +125,88 @@ def run_oracle(cell_name: str, rewriter: Image, kernel: Image, cases: List[Case]
     return updated
 
 
-def _verdict(case: Case, programs: Programs, out: Path, run_status: str, run_detail: str):
+def _unjudged(count: int, reason: str) -> Coverage:
+    cover = Coverage()
+    cover.add_unjudged(count, reason)
+    return cover
+
+
+def _verdict(case: Case, programs: Programs, out: Path, run_status: str,
+             run_detail: str) -> Tuple[str, Optional[Result], Coverage]:
+    """(the note, a WRONG-READ or HARNESS result or None, the case's coverage)."""
+    count = len(programs.sites)
     try:
         data = json.loads((out / "oracle.json").read_text())
     except (OSError, ValueError):
-        return f"harness: no oracle result ({run_status}: {run_detail})", None
+        # harness trouble (the oracle's boot died: a kernel panic under load, a timeout), never a verdict
+        return f"harness: no oracle result ({run_status}: {run_detail})", \
+            Result(case.id, "", Outcome.HARNESS, f"oracle: no result ({run_status}: {run_detail})"), \
+            _unjudged(count, "harness: no oracle result")
     if data.get("error"):
-        # The twin reads each site with its own helper call; a twin the kernel refuses (e.g. a subscript
-        # of a pointer member, whose pointer the twin cannot read without typeof) cannot be judged.
+        # The twin reads each site with its own helper call; a twin the kernel refuses cannot be judged.
         if data["error"].startswith("twin"):
-            return f"cannot judge: {data['error']}", None
-        return f"harness: {data['error']}", None
+            return f"cannot judge: {data['error']}", None, _unjudged(count, "the twin does not compile or load")
+        return f"harness: {data['error']}", None, _unjudged(count, "harness: " + data["error"].split(":")[0])
     if data.get("stage") != "done":
-        return f"harness: the oracle stopped at {data.get('stage')}", None
+        return f"harness: the oracle stopped at {data.get('stage')}", None, \
+            _unjudged(count, "harness: the oracle stopped early")
     problem = _check_rewrites(case.id, programs, out)
     if problem:
-        return f"cannot judge: {problem}", None
+        return f"cannot judge: {problem}", None, _unjudged(count, problem.split(" (")[0].split(" at ")[0])
     verdicts = judge(programs, _values(data["values"].get("probe", {})), _values(data["values"].get("twin", {})))
-    silent = [v for v in verdicts if v.rewritten is None or v.reference is None]
-    if len(silent) == len(verdicts):
+    cover = Coverage()
+    cover.add_verdicts(verdicts)
+    tally = f"; sites: {cover.summary()}"
+    if not any(v.reference is not None or v.rewritten is not None for v in verdicts):
         return "harness: the trigger did not fire the program (no value recorded)", \
-            Result(case.id, "", Outcome.HARNESS, "oracle: the trigger did not fire the program")
+            Result(case.id, "", Outcome.HARNESS, "oracle: the trigger did not fire the program"), cover
+    judged = [v for v in verdicts if v.basis]
     wrong = [v for v in verdicts if v.wrong]
     if not wrong:
         volatile = [v for v in verdicts if v.volatile]
         if volatile:
-            return f"agrees: {len(verdicts) - len(silent)} site(s) read the original expression " \
-                   f"({len(volatile)} proved by address alone: the value changed between the two reads)", None
-        return f"agrees: {len(verdicts) - len(silent)} site(s) read the same value as the original " \
-               f"expression", None
+            return f"agrees: {len(judged)} site(s) read the original expression " \
+                   f"({len(volatile)} proved by address alone: the value changed between the two reads)" \
+                   f"{tally}", None, cover
+        return f"agrees: {len(judged)} site(s) read the original expression{tally}", None, cover
     details = "".join(f"wrong read: {describe(v)}\n" for v in wrong)
     first = wrong[0]
     message = f"the rewrite of {case.path.name}:{first.site.line}:{first.site.col} {first.site.text} " \
               f"reads another address: {describe(first)}"
-    return f"WRONG-READ at {len(wrong)} site(s)", Result(case.id, "", Outcome.WRONG_READ, message,
-                                                           details=details)
+    return f"WRONG-READ at {len(wrong)} site(s){tally}", Result(case.id, "", Outcome.WRONG_READ, message,
+                                                                 details=details), cover
+
+
+COVERAGE_FILE = "oracle-coverage.json"
+
+
+def record_coverage(path: Path, cell_name: str, by_case: Dict[str, Coverage]) -> None:
+    """The cell's coverage figures beside its results: totals and per case."""
+    total = Coverage()
+    for cover in by_case.values():
+        total.merge(cover)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"cell": cell_name, "total": total.to_json(),
+                                "cases": {k: v.to_json() for k, v in sorted(by_case.items())}}, indent=1))
+
+
+def coverage_table(run_path: Path) -> Optional[Table]:
+    """The oracle's coverage per cell of a run (None when the oracle did not run): sites judged by address,
+    by value only, not judged with each reason, and sites in cases the oracle does not run."""
+    files = sorted(run_path.glob(f"cells/*/{COVERAGE_FILE}"))
+    if not files:
+        return None
+    table = Table(title="value oracle coverage (sites)")
+    for col in ("cell", "by address", "by value only", "not judged (why)", "in cases not run (why)"):
+        table.add_column(col, overflow="fold")
+    for f in files:
+        data = json.loads(f.read_text())
+        cover = Coverage.from_json(data["total"])
+        judged = cover.total
+        table.add_row(data["cell"], f"{cover.by_address}" + (f" ({cover.by_address * 100 // judged}%)" if judged else ""),
+                      str(cover.by_value), _reasons(cover.not_judged), _reasons(cover.not_run))
+    return table
+
+
+def _reasons(counter: Counter) -> str:
+    return "\n".join(f"{n} {why}" for why, n in counter.most_common()) or "0"

@@ -111,14 +111,26 @@ def _checked(path: Path, text: str) -> str:
     return text
 
 
-def as_case(text: str, name: str, root: Path) -> Case:
-    """The report as a report-only case (no site expectations: compile and load decide)."""
+def as_case(text: str, name: str, root: Path, attach: List[str] = ()) -> Case:
+    """The report as a report-only case (no site expectations: compile and load decide); `attach` are
+    extra ATTACH points ("fn kind target"), added to those its kprobe__/kretprobe__ names imply, so the
+    value oracle can run it."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / f"{name}.c"
     # Header lines go last, so line numbers stay those of the report.
     body = text if "// CASE:" in text else f"{text.rstrip()}\n// CASE: triage of {name}\n// REPORT-ONLY\n"
+    if "// ATTACH:" not in text:
+        body += "".join(f"// ATTACH: {a}\n" for a in list(attach) + implied_attach_points(text))
     path.write_text(body)
     return parse_case(path, root)
+
+
+AUTO_ATTACHED = re.compile(r"^\s*int\s+(kprobe|kretprobe)__(\w+)\s*\(", re.M)
+
+
+def implied_attach_points(text: str) -> List[str]:
+    """ATTACH points of the functions bcc attaches by name (kprobe__X, kretprobe__X)."""
+    return [f"{kind}__{fn} {kind} {fn}" for kind, fn in AUTO_ATTACHED.findall(text)]
 
 
 @dataclass(frozen=True)
@@ -152,9 +164,10 @@ def signature(result: Result, obs: Optional[Observation]) -> Signature:
 
 
 def run_cells(case: Case, cells: List[Cell], mode: str, workdir: Path, jobs: int,
-              progress: Progress = silent) -> Dict[str, Tuple[Result, Optional[Observation]]]:
+              progress: Progress = silent, oracle: bool = False) -> Dict[str, Tuple[Result, Optional[Observation]]]:
     def one(cell):
-        out = run_cell(cell, [case], backend_for(mode, cell), workdir / cell.name, progress)
+        out = run_cell(cell, [case], backend_for(mode, cell), workdir / cell.name, progress,
+                       oracle=oracle and bool(case.attach))
         obs = out.observations[0] if out.observations else None
         return cell.name, (out.results[0], obs)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -269,7 +282,8 @@ def check(candidate: Path, sig: Signature, cell: Cell, mode: str) -> bool:
     try:
         with tempfile.TemporaryDirectory(prefix="harness-check-") as tmp:
             case = as_case(candidate.read_text(errors="replace"), "candidate", Path(tmp) / "cases")
-            (result, obs), = run_cells(case, [cell], mode, Path(tmp) / "work", 1).values()
+            (result, obs), = run_cells(case, [cell], mode, Path(tmp) / "work", 1,
+                                       oracle=sig.outcome == "WRONG-READ").values()
             return signature(result, obs) == sig
     except (CaseError, TriageError, OSError):
         return False

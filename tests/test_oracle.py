@@ -1,8 +1,10 @@
 """Twin and probe generation, and the verdict, from recorded observations and hand-made sites."""
 
+from dataclasses import replace
+
 import pytest
 
-from harness.oracle import OFFSET_ID, OracleError, build, judge
+from harness.oracle import OFFSET_ID, ROUND_ID, Coverage, OracleError, build, describe, judge
 from harness.sites import Site, find_sites
 
 
@@ -17,19 +19,65 @@ def body(program: str) -> str:
     return program.split("/* --- end of instrumentation --- */\n", 1)[1]
 
 
-def test_recorded_nested_chain_reads_bottom_up(recorded):
+def test_recorded_nested_chain_reads_bottom_up_and_offsets_every_site(recorded):
+    """Nested sites are read first into temporaries; bcc's address of the outer site is evaluated with its
+    nested read replaced by the twin's own (right) one, so the outer site gets an offset too."""
     case, obs, _ = recorded("tests/fixtures/cases/nested_chain.c")
     programs = build(case.text, find_sites(case.text, obs.rewritten))
+    assert [(s.text, s.depth) for s in programs.sites] == [("t->real_parent->tgid", 0), ("t->real_parent", 1)]
+    assert programs.no_offset == ("", "")
     line = body(programs.twin).splitlines()[6]
     inner = ("({ typeof(struct task_struct *) __hr; __builtin_memset(&__hr, 0, sizeof(__hr)); "
-             "bpf_probe_read_kernel(&__hr, sizeof(__hr), (void *)&(t->real_parent)); __hr; })")
-    assert f"bpf_probe_read_kernel(&__hr, sizeof(__hr), (void *)&({inner}->tgid));" in line
-    assert "__harness_record(1, &__hr, sizeof(__hr))" in line
-    assert "u64 __ho" not in line      # no offset: bcc's address holds a nested read
+             "bpf_probe_read_kernel(&__hr, sizeof(__hr), (void *)((void *)&(t->real_parent))); "
+             f"u64 __ho = (u64)(( void * ) & t -> real_parent) - (u64)((void *)&(t->real_parent)); "
+             f"__harness_record({2 | OFFSET_ID}, &__ho, sizeof(__ho)); __harness_record(2, &__hr, sizeof(__hr)); __hr; }})")
+    assert f"typeof(struct task_struct *) __h2 = {inner};" in line
+    # the outer site: the right address and bcc's own, both through the temporary
+    assert "bpf_probe_read_kernel(&__hr, sizeof(__hr), (void *)((void *)&(__h2->tgid)));" in line
+    assert f"u64 __ho = (u64)(( void * ) & __h2 -> tgid) - (u64)((void *)&(__h2->tgid)); " \
+           f"__harness_record({1 | OFFSET_ID}, &__ho, sizeof(__ho));" in line
     probe_line = body(programs.probe).splitlines()[6]
     assert "({ typeof(pid_t) __hr = (t->real_parent->tgid); __harness_record(1, &__hr, sizeof(__hr)); __hr; })" \
         in probe_line
-    assert [s.text for s in programs.sites] == ["t->real_parent->tgid"]
+    assert "__harness_record(2," not in programs.probe     # the probe records outermost sites only
+
+
+def test_nested_read_inside_bcc_address_is_replaced_in_order():
+    """bcc's ADDR of an outer site holds its nested reads as statement expressions: each becomes the twin's
+    temporary for that nested site; a count that does not match leaves the site without an offset."""
+    original = "int f(struct pt_regs *ctx, struct s *p) {\n  return p->q->arr[p->i];\n}\n"
+    nested = "( { typeof ( struct q * ) _val ; bpf_probe_read ( & _val , sizeof ( _val ) , ( void * ) & p -> q ) ; _val ; } )"
+    index = "( { typeof ( int ) _val ; bpf_probe_read ( & _val , sizeof ( _val ) , ( void * ) & p -> i ) ; _val ; } )"
+    outer = site("p->q->arr[p->i]", 2, 10, form="subscript",
+                 address=f"( void * ) ( ( & {nested} -> arr ) + ( {index} ) )")
+    sites = [outer, site("p->q", 2, 10, depth=1, value_type="struct q *"), site("p->i", 2, 20, depth=1)]
+    programs = build(original, sites)
+    twin = body(programs.twin)
+    assert programs.no_offset == ("", "", "")
+    assert "u64 __ho = (u64)(( void * ) ( ( & __h2 -> arr ) + ( __h3 ) )) - " in twin
+    assert "typeof(__h2) __hq;" in twin and "(void *)&(__h2->arr[__h3])" in twin
+    short = build(original, [replace(outer, address="( void * ) ( ( & p -> q -> arr ) + ( 0 ) )")] + sites[1:])
+    assert short.no_offset[0] == "bcc's address holds 0 nested read(s), the original 2"
+    assert f"__harness_record({1 | OFFSET_ID}" not in short.twin and f"__harness_record({2 | OFFSET_ID}" in short.twin
+
+
+def test_pointer_member_subscript_reads_the_pointer_first():
+    """p->ptr[i]: the twin cannot take &(p->ptr[i]) (the kernel refuses the direct load of the pointer), so a
+    member subscript chooses at compile time by the member's type: a pointer member is read explicitly
+    and then indexed; an array member keeps &(E). The type test never names an external pointer."""
+    original = "int f(struct pt_regs *ctx, struct fdtable *fdt) {\n  return fdt->fd[1] != 0;\n}\n"
+    programs = build(original, [site("fdt->fd[1]", 2, 10, form="subscript", value_type="struct file *",
+                                     address="( void * ) ( ( & fdt -> fd ) + ( 1 ) )")])
+    twin = body(programs.twin)
+    right = ("({ typeof(fdt) __hq; __builtin_choose_expr(__builtin_types_compatible_p(typeof(__hq->fd), "
+             "typeof(&__hq->fd[0])), ({ u64 __hp = 0; bpf_probe_read_kernel(&__hp, sizeof(__hp), "
+             "(void *)&(fdt->fd)); (void *)(__hp + (1) * sizeof(__hq->fd[0])); }), (void *)&(fdt->fd[1])); })")
+    assert f"bpf_probe_read_kernel(&__hr, sizeof(__hr), (void *)({right}));" in twin
+    assert f"u64 __ho = (u64)(( void * ) ( ( & fdt -> fd ) + ( 1 ) )) - (u64)({right});" in twin
+    # a member reached with '.' is typed through a pointer to its holder
+    dotted = build("int f(struct pt_regs *ctx, struct sock *sk) {\n  return sk->a.b[2];\n}\n",
+                   [site("sk->a.b[2]", 2, 10, form="subscript")])
+    assert "typeof(&(sk -> a)) __hq;" in dotted.twin and "(void *)&(sk -> a.b)" in dotted.twin
 
 
 def test_recorded_subscript_records_the_address_offset(recorded):
@@ -37,8 +85,8 @@ def test_recorded_subscript_records_the_address_offset(recorded):
     programs = build(case.text, find_sites(case.text, obs.rewritten))
     twin = body(programs.twin)
     assert "(void *)&(prev->comm[1])" in twin
-    assert f"u64 __ho = (u64)(( void * ) ( ( & prev -> comm ) + ( 1 ) )) - (u64)&(prev->comm[1]); " \
-           f"__harness_record({1 | OFFSET_ID}, &__ho, sizeof(__ho));" in twin
+    assert "u64 __ho = (u64)(( void * ) ( ( & prev -> comm ) + ( 1 ) )) - (u64)(({ typeof(prev) __hq;" in twin
+    assert f"__harness_record({1 | OFFSET_ID}, &__ho, sizeof(__ho));" in twin
 
 
 def test_casts_and_struct_valued_sites():
@@ -52,7 +100,8 @@ def test_casts_and_struct_valued_sites():
     assert "typeof(struct pair) __hr;" in twin[1]
     assert "(void *)&(((struct holder *)p)->pair)" in twin[1]
     # a dereference is read at its pointer: bcc would rewrite the * inside &(*(int *)p)
-    assert "(void *)((int *)p)" in twin[2] and "&(*" not in twin[2]
+    assert "(void *)(((int *)p))" in twin[2] and "&(*" not in twin[2]
+    assert "u64 __ho = (u64)(( void * ) ( int * ) p) - (u64)(((int *)p));" in twin[2]
     assert "__harness_record(2, &__hr" in twin[2]
 
 
@@ -66,26 +115,59 @@ def test_unplaced_or_untyped_sites_cannot_be_judged():
         build(original, [])
 
 
-def test_judge_compares_bytes_and_reads_the_offset():
-    original = "int f(struct pt_regs *ctx, struct s *p) {\n  return p->a + p->b;\n}\n"
-    programs = build(original, [site("p->a", 2, 10), site("p->b", 2, 17)])
-    verdicts = judge(programs, {1: b"\x01\0\0\0", 2: b"\x00\0\0\0"},
-                     {1: b"\x01\0\0\0", 2: b"\x61\0\0\0", 2 | OFFSET_ID: (15).to_bytes(8, "little")})
-    assert [v.wrong for v in verdicts] == [False, True]
-    assert verdicts[1].offset == 15 and verdicts[0].offset is None
+def offset(n: int) -> bytes:
+    return n.to_bytes(8, "little", signed=True)
 
 
-def test_a_value_that_changed_at_the_right_address_is_not_a_wrong_read():
-    """Twin offset 0 proves bcc read the original's address: a difference is the value changing between
-    the two programs' reads (a counter, a random choice), not a wrong read; without an offset it still is."""
-    original = "int f(struct pt_regs *ctx, struct s *p) {\n  return p->a + p->b;\n}\n"
-    programs = build(original, [site("p->a", 2, 10), site("p->b", 2, 17)])
-    zero = (0).to_bytes(8, "little")
-    verdicts = judge(programs, {1: b"\x01\0\0\0", 2: b"\x02\0\0\0"},
-                     {1: b"\x05\0\0\0", 1 | OFFSET_ID: zero, 2: b"\x03\0\0\0"})
-    assert [(v.wrong, v.volatile) for v in verdicts] == [(False, True), (True, False)]
+def test_the_address_is_the_proof():
+    """A non-zero offset is a wrong read even when the values agree; offset 0 is right even when they
+    differ (the value changed between the two programs' reads); only without an offset do values decide."""
+    original = "int f(struct pt_regs *ctx, struct s *p) {\n  return p->a + p->b + p->c + p->d;\n}\n"
+    programs = build(original, [site("p->a", 2, 10), site("p->b", 2, 17), site("p->c", 2, 24), site("p->d", 2, 31)])
+    same, other = b"\0\0\0\0", b"\x61\0\0\0"
+    verdicts = judge(programs, {1: same, 2: same, 3: same, 4: same},
+                     {1: same, 1 | OFFSET_ID: offset(15), 2: other, 2 | OFFSET_ID: offset(0), 3: other, 4: same})
+    assert [(v.basis, v.wrong, v.volatile) for v in verdicts] == [
+        ("address", True, False), ("address", False, True), ("value", True, False), ("value", False, False)]
+    assert verdicts[0].offset == 15 and verdicts[2].offset is None
+    text = describe(verdicts[0])
+    assert "bcc's address is +15 bytes off (the values happen to agree)" in text
+    assert "judged by value only" in describe(verdicts[2])
     # both programs see one fixed "random" number, so a random choice cannot split them
     assert "#define bpf_get_prandom_u32()" in programs.probe and "#define bpf_get_prandom_u32()" in programs.twin
+
+
+def test_second_trigger_round_gives_a_value_only_site_another_chance():
+    original = "int f(struct pt_regs *ctx, struct s *p) {\n  return p->a;\n}\n"
+    programs = build(original, [site("p->a", 2, 10)])
+    first, second = b"\x01\0\0\0", b"\x02\0\0\0"
+    agree_then_differ = judge(programs, {1: first, 1 | ROUND_ID: second}, {1: first, 1 | ROUND_ID: first})
+    assert agree_then_differ[0].basis == "value" and agree_then_differ[0].wrong
+    assert describe(agree_then_differ[0]).startswith("p->a (line 2) via `( void * ) & p->a`: rewrite read 02000000")
+    wrong_on_round_two = judge(programs, {1: first, 1 | ROUND_ID: first},
+                               {1: first, 1 | OFFSET_ID: offset(0), 1 | ROUND_ID: first,
+                                1 | ROUND_ID | OFFSET_ID: offset(8)})
+    assert wrong_on_round_two[0].wrong and wrong_on_round_two[0].offset == 8
+    # the round is set by the guest in the config map's second slot and lands in the recorded id
+    assert "BPF_ARRAY(__harness_cfg, u32, 2);" in programs.twin and f"site |= {hex(ROUND_ID)};" in programs.twin
+
+
+def test_coverage_counts_sites_by_how_they_were_judged():
+    original = "int f(struct pt_regs *ctx, struct s *p) {\n  return p->q->a + p->b + p->c;\n}\n"
+    nested = "( { typeof ( struct q * ) _val ; bpf_probe_read ( & _val , 8 , ( void * ) & p -> q ) ; _val ; } )"
+    sites = [site("p->q->a", 2, 10, address=f"( void * ) & {nested} -> a"), site("p->q", 2, 10, depth=1),
+             site("p->b", 2, 20), site("p->c", 2, 27)]
+    programs = build(original, sites)
+    v = b"\x07\0\0\0"
+    verdicts = judge(programs, {1: v, 3: v}, {1: v, 1 | OFFSET_ID: offset(0), 2: v, 3: v})
+    cover = Coverage()
+    cover.add_verdicts(verdicts)
+    cover.add_unjudged(2, "the twin does not compile or load")
+    assert (cover.by_address, cover.by_value) == (1, 1)
+    assert cover.not_judged == {"nested site, no offset recorded": 1, "not evaluated on the trigger's events": 1,
+                                "the twin does not compile or load": 2}
+    assert cover.summary() == "1 by address, 1 by value only, 4 not judged (16% by address)"
+    assert Coverage.from_json(cover.to_json()) == cover
 
 
 def test_an_operand_of_sizeof_or_typeof_cannot_be_judged():
@@ -96,3 +178,52 @@ def test_an_operand_of_sizeof_or_typeof_cannot_be_judged():
         col = line.index(text) + 1
         with pytest.raises(OracleError, match="never evaluated"):
             build(original, [site(text, 2, col, form="deref" if text == "*p" else "member")])
+
+
+def test_triage_reports_get_attach_points_for_the_oracle(tmp_path):
+    """A report's kprobe__/kretprobe__ functions (and --attach) become ATTACH lines of its report-only case,
+    so the oracle runs it like any other case that loads."""
+    from harness.classify import Result
+    from harness.observation import FunctionLoad, Observation
+    from harness.oracle_stage import eligible
+    from harness.outcome import Outcome
+    from harness.triage import as_case
+    text = ("#include <net/sock.h>\n"
+            "int kprobe__tcp_v4_connect(struct pt_regs *ctx, struct sock *sk) { return sk->sk_rcvbuf; }\n"
+            "int kretprobe__tcp_v4_connect(struct pt_regs *ctx) { return 0; }\n"
+            "int helper_probe(struct pt_regs *ctx) { return 0; }\n")
+    case = as_case(text, "report", tmp_path, ["helper_probe kprobe do_sys_openat2"])
+    assert case.report_only
+    assert sorted(tuple(a) for a in case.attach) == [("helper_probe", "kprobe", "do_sys_openat2"),
+                                                ("kprobe__tcp_v4_connect", "kprobe", "tcp_v4_connect"),
+                                                ("kretprobe__tcp_v4_connect", "kretprobe", "tcp_v4_connect")]
+    assert case.text.splitlines()[1] == text.splitlines()[1]       # the report's lines stay where they were
+    obs = Observation(case.id, "cell", "ok", compiled=True, rewritten="",
+                      functions=(FunctionLoad("kprobe__tcp_v4_connect", "", True),))
+    loaded = Result(case.id, "cell", Outcome.PASS, "loads", actual_sites=(site("sk->sk_rcvbuf", 2, 72),))
+    assert eligible(case, obs, loaded) == ""
+    assert "no ATTACH" in eligible(as_case("int f(struct pt_regs *ctx) { return 0; }\n", "plain", tmp_path),
+                                   obs, loaded)
+
+
+def test_an_oracle_boot_that_left_no_result_is_harness_trouble(tmp_path):
+    """A kernel that panicked at boot (seen under load: 'IO-APIC + timer doesn't work') leaves no oracle.json:
+    HARNESS, never a verdict; a twin the kernel refuses leaves the sites not judged, with the reason."""
+    import json
+    from harness.cases import parse_case
+    from harness.oracle_stage import _verdict
+    from harness.outcome import Outcome
+    path = tmp_path / "c.c"
+    path.write_text("// CASE: c\n// ATTACH: f kprobe do_sys_openat2\nint f(struct pt_regs *ctx, struct s *p) {\n"
+                    "  return p->a;\n}\n")
+    case = parse_case(path, tmp_path)
+    programs = build(case.text, [site("p->a", 4, 10)])
+    note, result, cover = _verdict(case, programs, tmp_path / "out", "ok", "")
+    assert result.outcome is Outcome.HARNESS and note.startswith("harness: no oracle result")
+    assert cover.not_judged == {"harness: no oracle result": 1}
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "oracle.json").write_text(json.dumps({"error": "twin does not compile or load: R1 ...",
+                                                              "stage": "compile", "values": {}}))
+    note, result, cover = _verdict(case, programs, tmp_path / "out", "ok", "")
+    assert result is None and note.startswith("cannot judge: twin does not compile or load")
+    assert cover.not_judged == {"the twin does not compile or load": 1}

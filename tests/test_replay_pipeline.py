@@ -46,8 +46,9 @@ def cases():
 
 
 def runtime_cases():
-    return list(load_cases([ROOT / "cases" / "oracle", ROOT / "cases" / "runtime" / "kprobe_parent_tgid.c"],
-                           ROOT / "cases").cases)
+    """The cases tests/fixtures/recorded/*-runtime holds (python tests/record_fixtures.py --runtime)."""
+    return list(load_cases([ROOT / "cases" / "oracle" / "comm_subscript.c", ROOT / "cases" / "oracle" / "current_tgid.c",
+                            ROOT / "cases" / "runtime" / "kprobe_parent_tgid.c"], ROOT / "cases").cases)
 
 
 def cell(name=CELL):

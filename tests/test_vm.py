@@ -125,6 +125,11 @@ def test_oracle_finds_the_wrong_read_and_passes_the_right_one(tmp_path):
     # 'harness-trig'[1] is 'a'; bcc reads 16 bytes further (a whole comm[] away), minus the index
     assert "the original expression holds 61 (97)" in wrong["message"]
     assert "bcc's address is +15 bytes off" in wrong["message"]
+    # the address is the proof: bcc's wrong address holds the same zero byte as the right one, still WRONG-READ
+    same = rows["oracle/v6_daddr_subscript"]
+    assert (same["raw_outcome"] or same["outcome"]) == "WRONG-READ", proc.stdout
+    assert "bcc's address is +15 bytes off (the values happen to agree)" in same["message"]
+    assert "value oracle coverage" in proc.stdout
     # A rerun with nothing changed takes the observations and the proofs from the cache: no boot at all.
     first = (tmp_path / "latest").resolve()
     again = harness("run", "--oracle", "cases/oracle", env=env)

@@ -28,7 +28,9 @@ def run_oracle(case_path, out):
                     result["error"] = "%s: attaching %s to %s %s failed: %s" % (role, name, kind, target, e)
                     return
         result["stage"] = "trigger"
-        run_trigger(case.get("trigger", "open").split(), list(programs.values()), result)
+        # Twice, with other inputs the second time (values land under id | ROUND_ID of round 2)
+        for round_ in (0, 1):
+            run_trigger(case.get("trigger", "open").split(), list(programs.values()), result, round_)
         for role, p in programs.items():
             result["values"][role] = read_recorded(p.table("__harness_values"))
         result["stage"] = "done"

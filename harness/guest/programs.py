@@ -24,29 +24,36 @@ def attach(b, name, kind, target):
         raise ValueError("cannot attach %s" % kind)
 
 
-def trigger_child(kind, port=0):
+# The trigger's inputs per round: the oracle runs it twice, so a site judged by its values alone gets two
+# chances to differ (another process name, another file, another port).
+ROUND_INPUTS = ({"name": b"harness-trig", "path": "/etc/hostname", "port_shift": 0},
+                {"name": b"oracle-round-2", "path": "/etc/passwd", "port_shift": 1})
+
+
+def trigger_child(kind, port=0, round_=0):
     """Fork the trigger process; it waits on a pipe so its pid can be set in the maps first.
-    open: it opens /etc/hostname; tcp: it connects to 127.0.0.1:port (refused is fine)."""
+    open: it opens a file; tcp: it connects to 127.0.0.1:port (refused is fine); inputs by round."""
+    inputs = ROUND_INPUTS[round_]
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(w)
         try:
             import ctypes
-            ctypes.CDLL(None).prctl(15, b"harness-trig", 0, 0, 0)   # PR_SET_NAME: a comm to expect
+            ctypes.CDLL(None).prctl(15, inputs["name"], 0, 0, 0)   # PR_SET_NAME: a comm to expect
             os.read(r, 1)
             # Block once more before acting: the programs' pid filters are set one after the other while
             # this child may already run on the other CPU, so a context-switch hook (finish_task_switch)
             # must see a switch into this child after all of them are set.
             time.sleep(0.02)
             if kind == "open":
-                with open("/etc/hostname", "rb") as f:
+                with open(inputs["path"], "rb") as f:
                     f.read()
             elif kind == "tcp":
                 import socket
                 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 try:
-                    s.connect(("127.0.0.1", port))
+                    s.connect(("127.0.0.1", port + inputs["port_shift"]))
                 except OSError:
                     pass
                 s.close()
@@ -73,7 +80,7 @@ class BccPrograms(object):
             from bcc import BPF
             fn = self.b.load_func(name, getattr(BPF, NET_KINDS[kind]))
             net.attach(kind, fn.fd, target, bcc_fn=fn)
-        else:
+        elif not (name == "%s__%s" % (kind, target)):   # BPF() attached kprobe__X itself
             attach(self.b, name, kind, target)
 
     def close(self):
@@ -172,13 +179,15 @@ def read_recorded(table):
     return values
 
 
-def run_trigger(words, programs, result):
-    """The case's trigger child, with its pid set in the oracle's config map first when there is one."""
+def run_trigger(words, programs, result, round_=0):
+    """The case's trigger child, with its pid (and the round, index 1) set in the oracle's config map first
+    when there is one."""
     import bpfsys
-    pid, go = trigger_child(words[0], int(words[1]) if len(words) > 1 else 0)
+    pid, go = trigger_child(words[0], int(words[1]) if len(words) > 1 else 0, round_)
     for cfg in filter(None, (p.table("__harness_cfg") for p in programs)):
-        bpfsys.map_update(cfg["fd"], struct.pack("<I", 0), struct.pack("<I", pid).ljust(cfg["value_size"], b"\0"))
-    result["pid"], result["ppid"] = pid, os.getpid()
+        for index, value in ((1, round_), (0, pid)):
+            bpfsys.map_update(cfg["fd"], struct.pack("<I", index), struct.pack("<I", value).ljust(cfg["value_size"], b"\0"))
+    result["pid" if not round_ else "pid%d" % (round_ + 1)], result["ppid"] = pid, os.getpid()
     os.write(go, b"x")
     os.close(go)
     os.waitpid(pid, 0)
