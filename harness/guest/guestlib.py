@@ -7,6 +7,9 @@ import sys
 
 
 DEBUG_PREPROCESSOR = 0x4
+# bcc's disassembly with the source line of each instruction, on fd 2: maps a verifier log's instruction
+# index to a source line where the kernel log has no BTF line info (split mode loads without BTF).
+DEBUG_SOURCE = 0x8
 # Helper ids of the probe-read family (include/uapi/linux/bpf.h).
 PROBE_READ_HELPERS = {4: "bpf_probe_read", 45: "bpf_probe_read_str", 112: "bpf_probe_read_user",
                       113: "bpf_probe_read_kernel", 114: "bpf_probe_read_user_str",

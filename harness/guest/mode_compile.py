@@ -6,7 +6,7 @@ import json
 import os
 import time
 
-from guestlib import DEBUG_PREPROCESSOR, PROG_TYPE_ATTR, bytecode_facts, quiet_bpf_class, redirect_fd2
+from guestlib import DEBUG_PREPROCESSOR, DEBUG_SOURCE, PROG_TYPE_ATTR, bytecode_facts, quiet_bpf_class, redirect_fd2
 
 
 def run_one(case_path, out, mode="run"):
@@ -38,7 +38,7 @@ def run_one(case_path, out, mode="run"):
     try:
         with open(os.path.join(os.path.dirname(case_path), case["file"])) as f:
             text = f.read()
-        b = NoAutoAttach(text=text, debug=DEBUG_PREPROCESSOR, cflags=case.get("cflags", []))
+        b = NoAutoAttach(text=text, debug=DEBUG_PREPROCESSOR | DEBUG_SOURCE, cflags=case.get("cflags", []))
     except Exception as e:
         result["error"] = "%s: %s" % (type(e).__name__, e)
         result["timings"]["compile"] = time.monotonic() - t0
