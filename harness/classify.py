@@ -148,8 +148,10 @@ def _classify_raw(case: Case, obs: Observation) -> Result:
         return Result(outcome=Outcome.FP_EXTRA, details=site_lines,
                       message=f"unexpected rewrite at {_loc(case, s.line, s.col)}: {s.text} -> {s.helper}"
                               + (f" (+{len(extra) - 1} more)" if len(extra) > 1 else ""), **common)
+    loaded_as = ", ".join(f"{f.name} as {f.prog_type}" for f in obs.functions)
     return Result(outcome=Outcome.PASS, message=f"{len(actual)} site(s) rewritten as expected; "
-                                                f"{len(obs.functions)} function(s) loaded", **common)
+                                                f"{len(obs.functions)} function(s) loaded"
+                                                + (f" ({loaded_as})" if loaded_as else ""), **common)
 
 
 def _blame_rejection(case: Case, obs: Observation, fn, rejection: Rejection, actual: List[Site],

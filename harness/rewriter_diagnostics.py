@@ -33,7 +33,7 @@ class RewriterDiagnostic:
 DIAGNOSTICS = (
     RewriterDiagnostic("cannot have macro at the end of expresssion, workaround: put perentheses around "
                        "macro \"(MARCO)\"", "rewriter",
-                       "a dereference ending in a macro expansion cannot be rewritten in place"),
+                       "an assignment to a packet header field (bcc/proto.h) that ends in a macro cannot be rewritten"),
     RewriterDiagnostic("too many arguments, bcc only supports in-register parameters", "rewriter",
                        "probe functions with more than 6 arguments after ctx are not rewritten"),
     RewriterDiagnostic("cannot call non-static helper function", "rewriter",

@@ -13,8 +13,9 @@ from ..sites import compact
 
 COLORS = {"PASS": "#2e7d32", "XFAIL": "#00838f", "UNSUPPORTED": "#9e9e9e", "ENV": "#f9a825",
           "HARNESS": "#8e24aa", "INVALID": "#8e24aa", "XPASS": "#c62828", "FP-EXTRA": "#ef6c00",
-          "FP-SYNTAX": "#d84315", "FN-MISSING": "#c62828", "FN-VERIFIER": "#b71c1c", "WRONG-READ": "#4a148c"}
-FAMILIES = OrderedDict([("FP", ("FP-EXTRA", "FP-SYNTAX")), ("FN", ("FN-MISSING", "FN-VERIFIER")),
+          "FP-SYNTAX": "#d84315", "FN-MISSING": "#c62828", "FN-VERIFIER": "#b71c1c", "WRONG-READ": "#4a148c",
+          "FP-REFUSED": "#e65100", "REJECTED": "#f9a825"}
+FAMILIES = OrderedDict([("FP", ("FP-EXTRA", "FP-SYNTAX", "FP-REFUSED")), ("FN", ("FN-MISSING", "FN-VERIFIER")),
                         ("WRONG-READ", ("WRONG-READ",))])
 FAMILY_COLORS = {"FP": "#ef6c00", "FN": "#c62828", "WRONG-READ": "#4a148c"}
 CSS = """

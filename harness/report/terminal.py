@@ -12,7 +12,8 @@ from ..outcome import Outcome
 STYLE = {Outcome.PASS: "green", Outcome.XFAIL: "cyan", Outcome.UNSUPPORTED: "dim",
          Outcome.ENV: "yellow", Outcome.HARNESS: "magenta", Outcome.INVALID: "magenta",
          Outcome.XPASS: "red", Outcome.FP_EXTRA: "red", Outcome.FP_SYNTAX: "red",
-         Outcome.FN_MISSING: "red", Outcome.FN_VERIFIER: "red", Outcome.WRONG_READ: "bold red"}
+         Outcome.FN_MISSING: "red", Outcome.FN_VERIFIER: "red", Outcome.WRONG_READ: "bold red",
+         Outcome.FP_REFUSED: "red", Outcome.REJECTED: "yellow"}
 
 
 def matrix_table(results: List[Result]) -> Table:
