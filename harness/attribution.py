@@ -43,6 +43,8 @@ REASONS = (
     (re.compile(r"stack (limit|size|off)|combined stack"), "stack-size", "its stack is too large"),
     (re.compile(r"type=\w+ expected=|expected=\w+"), "helper-argument",
      "a helper gets an argument of the wrong kind"),
+    (re.compile(r"on pointer prohibited|pointer arithmetic .* prohibited"), "pointer-arithmetic",
+     "the compiled code does arithmetic the verifier forbids on a stack or map pointer"),
     (re.compile(r"unreleased reference|reference leak"), "reference-leak", "an acquired reference is not released"),
     (re.compile(r"invalid mem access '(inv|scalar)'"), "scalar-load",
      "a load through a plain number, but its line holds no dereference of a kernel pointer that bcc left "

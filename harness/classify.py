@@ -231,6 +231,14 @@ RELEASE_LACKS = re.compile(r"(implicit declaration of function|use of undeclared
                            r"|' file not found")
 
 
+def _in_original(case: Case, d: Diagnostic) -> bool:
+    """Does the error sit in the case's own text? bcc inserts text of its own before the first pass
+    (a TRACEPOINT_PROBE's args struct, from the kernel's tracepoint format): clang's quoted line says."""
+    quoted = d.context.splitlines()[0] if d.context else ""
+    lines = case.text.splitlines()
+    return not quoted or (0 < d.line <= len(lines) and compact(quoted) == compact(lines[d.line - 1]))
+
+
 def _compile_failure(case: Case, obs: Observation, base: dict) -> Result:
     """Three sources told apart: the rewriter refusing the program (its own diagnostics), clang on the
     rewritten text (FP-SYNTAX), clang on the original (the program's fault, or ENV in headers)."""
@@ -268,7 +276,7 @@ def _compile_failure(case: Case, obs: Observation, base: dict) -> Result:
     original = [d for d in errors if d.phase == 1]
     if original:
         d = original[0]
-        if case.report_only or RELEASE_LACKS.search(d.message):
+        if case.report_only or RELEASE_LACKS.search(d.message) or not _in_original(case, d):
             return Result(outcome=Outcome.ENV, log_line=d.render(), details=d.context,
                           message=f"the program does not compile with this release before any rewrite "
                                   f"(line {d.line}): {d.message}", **base)
