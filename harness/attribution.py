@@ -138,15 +138,9 @@ def _base(text: str) -> str:
 
 
 def _back_to_open(tokens: List[Token], j: int, open_: str, close: str) -> Optional[int]:
-    depth = 0
-    for k in range(j, -1, -1):
-        if tokens[k].text == close:
-            depth += 1
-        elif tokens[k].text == open_:
-            depth -= 1
-            if depth == 0:
-                return k
-    return None
+    """Index of the bracket opening the one closing at tokens[j] (matching, read backwards)."""
+    k = matching(tokens[j::-1], 0, close, open_)
+    return None if k is None else j - k
 
 
 def _chain_start(tokens: List[Token], j: int) -> int:

@@ -34,7 +34,13 @@ EXPECTED = {
     "tests/fixtures/cases/rejected_wrong_prog_type.c": Outcome.REJECTED,
     "tests/fixtures/cases/fn_laundered_local.c": Outcome.FN_VERIFIER,
     "tests/fixtures/cases/inferred_socket_filter.c": Outcome.PASS,
+    "tests/fixtures/cases/load_kfunc_probe.c": Outcome.PASS,
+    "tests/fixtures/cases/load_lsm_probe.c": Outcome.PASS,
+    "tests/fixtures/cases/load_sockopt_and_sock_ops.c": Outcome.PASS,
 }
+LOADED_AS = {"load_kfunc_probe.c": {"fentry", "fexit"}, "load_lsm_probe.c": {"lsm"},
+             "load_sockopt_and_sock_ops.c": {"cgroup_sockopt", "sock_ops"},
+             "inferred_socket_filter.c": {"sched_cls"}}
 REFUSALS = {"refused_macro_end.c": (11, "cannot have macro at the end of expresssion"),
             "refused_too_many_args.c": (3, "too many arguments, bcc only supports in-register parameters"),
             "refused_nonstatic_helper.c": (10, "cannot call non-static helper function"),
@@ -214,10 +220,14 @@ def test_fn_verifier_names_the_expression_from_bcc_disassembly_in_split_mode(rec
     assert "disassembly" in r.message
 
 
-def test_a_type_inferred_from_the_context_parameter(recorded):
-    case, obs, versions = recorded("tests/fixtures/cases/inferred_socket_filter.c")
-    assert case.prog_types() == {"count_len": "sched_cls"}
-    assert [(f.prog_type, f.loaded) for f in obs.functions] == [("sched_cls", True)]
+@pytest.mark.parametrize("cell", ["bcc-0.26@linux-6.1", "bcc-0.26@linux-6.1-split"])
+@pytest.mark.parametrize("name", sorted(LOADED_AS))
+def test_program_types_from_macros_and_context_parameters_load(recorded, name, cell):
+    """Guest mode loads through bcc; split mode through bpfsys (attach type and BTF id of its own)."""
+    case, obs, versions = recorded(f"tests/fixtures/cases/{name}", cell)
+    assert set(case.prog_types().values()) == LOADED_AS[name]
+    assert obs.functions and all(f.loaded for f in obs.functions), [(f.name, f.error) for f in obs.functions]
+    assert {f.prog_type for f in obs.functions} == LOADED_AS[name]
 
 
 def test_a_program_with_no_function_compiles_and_passes():
