@@ -43,7 +43,9 @@ def main() -> int:
     args = p.parse_args()
     cell = load_matrix().select([args.cell] if args.cell else None)[0]
     with tempfile.TemporaryDirectory() as tmp:
-        out = run_cell(cell, fixture_cases(), backend_for(args.mode, cell), Path(tmp),
+        # never from the observation cache: the raw files are what gets recorded
+        out = run_cell(cell, fixture_cases(), backend_for(args.mode, cell), Path(tmp), use_cache=False,
+                       progress=
                        lambda t, d, n, x="": print(f"{t} {d}/{n} {x}", flush=True))
         if out.problem:
             raise SystemExit(f"the guest run failed: {out.problem}")
