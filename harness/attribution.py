@@ -104,16 +104,17 @@ def compiled_line(rejection: Rejection, function: str, compile_log: str, rewritt
     """(line of the compiled file the deciding instruction comes from, how it was found); (0, "")."""
     if rejection.source_line:
         return rejection.source_line, "BTF line info"
+    same = [n for n, text in enumerate(rewritten.splitlines(), 1)
+            if rejection.source.strip() and compact(text) == compact(rejection.source)]
+    if len(same) == 1:      # the log's own source line, where its text says which line it is
+        return same[0], "BTF line info"
     if rejection.insn is not None:
         spans = source_map(compile_log).get(function, [])
         before = [line for first, line in spans if first <= rejection.insn]
         if before:
             return before[-1], "bcc's source-annotated disassembly"
-    if rejection.source.strip():
-        want = compact(rejection.source)
-        for n, text in enumerate(rewritten.splitlines(), 1):
-            if compact(text) == want:
-                return n, "BTF line info (matched by text)"
+    if same:
+        return same[0], "BTF line info (the first line with its text)"
     return 0, ""
 
 
