@@ -20,6 +20,8 @@ from .verifier import Rejection
 DISASM_FUNCTION = re.compile(r"^Disassembly of function (\S+)\s*$")
 DISASM_SOURCE = re.compile(r"^; (.*) // Line\s*(\d+)\s*$")
 DISASM_INSN = re.compile(r"^\s*(\d+):\t")
+# a function-like macro of the program whose body dereferences (`#define TGID_OF(t) ((t)->tgid)`)
+DEREF_MACRO = re.compile(r"^\s*#\s*define\s+(\w+)\([^)]*\)[^\n]*(?:->|\(\s*\*)", re.M)
 
 # Why a rejection that is no missed rewrite happened: (pattern on the log, category, why).
 REASONS = (
@@ -166,7 +168,8 @@ def _chain_start(tokens: List[Token], j: int) -> int:
 
 
 def dereferences(text: str, line: int) -> List[Deref]:
-    """Member accesses through `->` and unary `*` on one line of a program, `->` ones first."""
+    """Member accesses through `->`, uses of the program's own macros that dereference, and unary `*`
+    on one line of a program, in that order."""
     tokens = code_tokens(tokenize(text, "original.c"))
     here = [t for t in tokens if t.line == line]
     src = text.splitlines()[line - 1].encode()
@@ -174,8 +177,14 @@ def dereferences(text: str, line: int) -> List[Deref]:
     def span(a: int, b: int) -> Deref:
         return Deref(src[here[a].col - 1:here[b].end_col - 1].decode(), line, here[a].col)
 
-    arrows, stars = [], []
+    derefing_macros = set(DEREF_MACRO.findall(text))
+    arrows, macros, stars = [], [], []
     for k, t in enumerate(here):
+        if t.text in derefing_macros and k + 1 < len(here) and here[k + 1].text == "(":
+            close = matching(here, k + 1)
+            if close is not None:
+                macros.append(span(k, close))
+            continue
         if t.text == "->" and k > 0 and k + 1 < len(here):
             start = _chain_start(here, k - 1)
             end = k + 1
@@ -191,7 +200,7 @@ def dereferences(text: str, line: int) -> List[Deref]:
                 close = matching(here, k + 1)
                 if close is not None:
                     stars.append(span(k, close))
-    return arrows + stars
+    return arrows + macros + stars
 
 
 def _unary(tokens: List[Token], k: int) -> bool:
