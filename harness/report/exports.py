@@ -19,7 +19,7 @@ def junit(rows: List[Row]) -> str:
         suite = ET.SubElement(suites, "testsuite", name=cell, tests=str(len(items)),
                               failures=str(sum(r.outcome.is_failure and r.outcome.rewriter_bug for r in items)),
                               errors=str(sum(r.outcome.is_failure and not r.outcome.rewriter_bug for r in items)),
-                              skipped=str(sum(r.outcome.label in ("UNSUPPORTED", "ENV", "XFAIL") for r in items)))
+                              skipped=str(sum(r.outcome.label in ("UNSUPPORTED", "ENV", "REJECTED", "XFAIL") for r in items)))
         for r in items:
             case = ET.SubElement(suite, "testcase", classname=cell, name=r.case_id)
             ET.SubElement(ET.SubElement(case, "properties"), "property", name="class", value=r.outcome.label)
@@ -27,7 +27,7 @@ def junit(rows: List[Row]) -> str:
             if r.outcome.is_failure:
                 tag = "failure" if r.outcome.rewriter_bug else "error"
                 ET.SubElement(case, tag, message=text, type=r.outcome.label).text = r.details
-            elif r.outcome.label in ("UNSUPPORTED", "ENV", "XFAIL"):
+            elif r.outcome.label in ("UNSUPPORTED", "ENV", "REJECTED", "XFAIL"):
                 ET.SubElement(case, "skipped", message=text)
     return ET.tostring(suites, encoding="unicode")
 
