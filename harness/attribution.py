@@ -24,6 +24,7 @@ DISASM_INSN = re.compile(r"^\s*(\d+):\t")
 DEREF_MACRO = re.compile(r"^\s*#\s*define\s+(\w+)\([^)]*\)[^\n]*(?:->|\(\s*\*)", re.M)
 
 # Why a rejection that is no missed rewrite happened: (pattern on the log, category, why).
+# ENVIRONMENT_REASONS say this kernel cannot run the program at all: ENV, like a missing helper.
 REASONS = (
     (re.compile(r"BPF_LD_\[ABS\|IND\] instructions not allowed"), "wrong-prog-type",
      "packet loads (load_byte/load_half/load_word) need a socket filter or tc program; it was loaded as "
@@ -47,11 +48,14 @@ REASONS = (
      "a helper gets an argument of the wrong kind"),
     (re.compile(r"on pointer prohibited|pointer arithmetic .* prohibited"), "pointer-arithmetic",
      "the compiled code does arithmetic the verifier forbids on a stack or map pointer"),
+    (re.compile(r"must provide btf_id|attach_btf_id|is not a (global )?function"), "attach-target",
+     "the kernel function it traces is not in this kernel's BTF (renamed or inlined)"),
     (re.compile(r"unreleased reference|reference leak"), "reference-leak", "an acquired reference is not released"),
     (re.compile(r"invalid mem access '(inv|scalar)'"), "scalar-load",
      "a load through a plain number, but its line holds no dereference of a kernel pointer that bcc left "
      "unrewritten"),
 )
+ENVIRONMENT_REASONS = ("attach-target",)
 
 
 @dataclass(frozen=True)
@@ -188,8 +192,13 @@ def dereferences(text: str, line: int) -> List[Deref]:
         if t.text == "->" and k > 0 and k + 1 < len(here):
             start = _chain_start(here, k - 1)
             end = k + 1
-            while end + 2 < len(here) and here[end + 1].text == "." and here[end + 2].kind == "identifier":
-                end += 2
+            while end + 1 < len(here):
+                if end + 2 < len(here) and here[end + 1].text == "." and here[end + 2].kind == "identifier":
+                    end += 2
+                elif here[end + 1].text == "[" and matching(here, end + 1, "[", "]") is not None:
+                    end = matching(here, end + 1, "[", "]")     # p->arr[i]: the subscript is the read
+                else:
+                    break
             if start <= k - 1:
                 arrows.append(span(start, end))
         elif t.text == "*" and k + 1 < len(here) and _unary(here, k):

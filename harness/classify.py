@@ -20,7 +20,7 @@ from .observation import Diagnostic, Observation
 from .outcome import Outcome
 from .paths import display_path
 from .sites import Site, compact, find_sites
-from .attribution import attribute, rejection_reason
+from .attribution import ENVIRONMENT_REASONS, attribute, rejection_reason
 from .rewriter_diagnostics import rewriter_diagnostic
 from .verifier import Rejection, parse_rejection
 
@@ -173,6 +173,8 @@ def _blame_rejection(case: Case, obs: Observation, fn, rejection: Rejection, act
         if not att.line:
             return Outcome.FN_VERIFIER, f"{head} (a load through a plain number; no line info names the expression)"
     category, why = rejection_reason(rejection)
+    if category in ENVIRONMENT_REASONS:
+        return Outcome.ENV, f"this kernel cannot run {fn.name} ({category}: {why}): {head}"
     if case.report_only:
         return Outcome.REJECTED, f"rejected, not the rewriter ({category}: {why}): {head}"
     return Outcome.INVALID, f"the case's program is rejected for its own fault ({category}: {why}): {head}"

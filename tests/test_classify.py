@@ -258,5 +258,6 @@ def test_rewriter_diagnostics_doc_agrees_with_the_code():
 def test_dereferences_on_a_line_arrows_first():
     from harness.attribution import dereferences
     text = ("#define PID_OF(t) ((t)->pid)\nint f(struct pt_regs *ctx) {\n"
-            "  return (*pp)->a + q->b.c + ctx->di + n * m + PID_OF(r) + MAX(n, m);\n}\n")
-    assert [d.text for d in dereferences(text, 3)] == ["(*pp)->a", "q->b.c", "ctx->di", "PID_OF(r)", "*pp"]
+            "  return (*pp)->a + q->b.c + ctx->di + n * m + PID_OF(r) + MAX(n, m) + t->comm[i + 1];\n}\n")
+    assert [d.text for d in dereferences(text, 3)] == ["(*pp)->a", "q->b.c", "ctx->di", "t->comm[i + 1]", "PID_OF(r)",
+                                                       "*pp"]
