@@ -261,3 +261,18 @@ def test_dereferences_on_a_line_arrows_first():
             "  return (*pp)->a + q->b.c + ctx->di + n * m + PID_OF(r) + MAX(n, m) + t->comm[i + 1];\n}\n")
     assert [d.text for d in dereferences(text, 3)] == ["(*pp)->a", "q->b.c", "ctx->di", "t->comm[i + 1]", "PID_OF(r)",
                                                        "*pp"]
+
+
+def test_a_tracing_target_missing_from_the_kernel_is_environment():
+    """The log bcc 0.26's readahead tool got on linux 6.1 (no do_page_cache_ra in its BTF), split mode."""
+    from pathlib import Path
+    from harness.cases import Case, Function, LoadExpectation
+    from harness.observation import FunctionLoad
+    log = ("Tracing programs must provide btf_id\n"
+           "processed 0 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n")
+    fn = FunctionLoad("kfunc__do_page_cache_ra", "fentry", False, "EINVAL: Invalid argument", log)
+    case = Case("ra", Path("ra.c"), "KFUNC_PROBE(do_page_cache_ra)\n{\n    return 0;\n}\n", "d",
+                (Function("kfunc__do_page_cache_ra", "fentry", 1, 4),), (), LoadExpectation(True), report_only=True)
+    obs = Observation("ra", "cell", "ok", compiled=True, rewritten=case.text, functions=(fn,))
+    r = classify(case, obs, {})
+    assert r.outcome is Outcome.ENV and "attach-target" in r.message
