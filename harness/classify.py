@@ -15,13 +15,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from .attribution import ENVIRONMENT_REASONS, attribute, rejection_reason
 from .cases import Case, ExpectedSite
-from .observation import Diagnostic, Observation
+from .observation import Diagnostic, FunctionLoad, Observation
 from .outcome import Outcome
 from .paths import display_path
-from .sites import Site, compact, find_sites
-from .attribution import ENVIRONMENT_REASONS, attribute, rejection_reason
 from .rewriter_diagnostics import rewriter_diagnostic
+from .sites import Site, compact, find_sites
 from .verifier import Rejection, parse_rejection
 
 
@@ -154,7 +154,7 @@ def _classify_raw(case: Case, obs: Observation) -> Result:
                                                 + (f" ({loaded_as})" if loaded_as else ""), **common)
 
 
-def _blame_rejection(case: Case, obs: Observation, fn, rejection: Rejection, actual: List[Site],
+def _blame_rejection(case: Case, obs: Observation, fn: FunctionLoad, rejection: Rejection, actual: List[Site],
                      missing: List[ExpectedSite]) -> Tuple[Outcome, str]:
     """FN-VERIFIER when the rejection is a load through a kernel pointer bcc left unrewritten (named);
     otherwise the program's own fault: INVALID for a hand-written case, REJECTED for an imported one."""
