@@ -23,38 +23,26 @@ DISASM_INSN = re.compile(r"^\s*(\d+):\t")
 # a function-like macro of the program whose body dereferences (`#define TGID_OF(t) ((t)->tgid)`)
 DEREF_MACRO = re.compile(r"^\s*#\s*define\s+(\w+)\([^)]*\)[^\n]*(?:->|\(\s*\*)", re.M)
 
-# Why a rejection that is no missed rewrite happened: (pattern on the log, category, why).
+# Why a rejection that is no missed rewrite happened, one a line: category :: pattern on the log :: why.
 # ENVIRONMENT_REASONS say this kernel cannot run the program at all: ENV, like a missing helper.
-REASONS = (
-    (re.compile(r"BPF_LD_\[ABS\|IND\] instructions not allowed"), "wrong-prog-type",
-     "packet loads (load_byte/load_half/load_word) need a socket filter or tc program; it was loaded as "
-     "another type"),
-    (re.compile(r"invalid bpf_context access|invalid access to context"), "ctx-access",
-     "the program reads its context at an offset this program type does not allow (wrong program type, "
-     "or a field the kernel does not expose)"),
-    (re.compile(r"program of this type cannot use helper|unknown func|invalid func"), "helper",
-     "a helper this program type or kernel does not offer"),
-    (re.compile(r"invalid mem access '\w*or_null'"), "null-check",
-     "a pointer that may be NULL (a map lookup's result) is used without a check"),
-    (re.compile(r"back-edge|infinite loop|loop detected|unbounded"), "loop",
-     "a loop the verifier cannot bound"),
-    (re.compile(r"too large|too many states|complexity limit|jump out of range"), "too-complex",
-     "the program exceeds the verifier's limits"),
-    (re.compile(r"invalid (indirect )?read from stack|uninitialized stack"), "stack-uninit",
-     "it reads stack memory it never wrote"),
-    (re.compile(r"!read_ok"), "uninit-register", "it reads a register it never set"),
-    (re.compile(r"stack (limit|size|off)|combined stack"), "stack-size", "its stack is too large"),
-    (re.compile(r"type=\w+ expected=|expected=\w+"), "helper-argument",
-     "a helper gets an argument of the wrong kind"),
-    (re.compile(r"on pointer prohibited|pointer arithmetic .* prohibited"), "pointer-arithmetic",
-     "the compiled code does arithmetic the verifier forbids on a stack or map pointer"),
-    (re.compile(r"must provide btf_id|attach_btf_id|is not a (global )?function"), "attach-target",
-     "the kernel function it traces is not in this kernel's BTF (renamed or inlined)"),
-    (re.compile(r"unreleased reference|reference leak"), "reference-leak", "an acquired reference is not released"),
-    (re.compile(r"invalid mem access '(inv|scalar)'"), "scalar-load",
-     "a load through a plain number, but its line holds no dereference of a kernel pointer that bcc left "
-     "unrewritten"),
-)
+_REASON_TABLE = r"""
+wrong-prog-type :: BPF_LD_\[ABS\|IND\] instructions not allowed :: packet loads (load_byte, ...) need a socket filter or tc program
+ctx-access :: invalid bpf_context access|invalid access to context :: a context offset this program type does not allow
+helper :: program of this type cannot use helper|unknown func|invalid func :: a helper this program type or kernel does not offer
+null-check :: invalid mem access '\w*or_null' :: a map lookup's result used without a NULL check
+loop :: back-edge|infinite loop|loop detected|unbounded :: a loop the verifier cannot bound
+too-complex :: too large|too many states|complexity limit|jump out of range :: the program exceeds the verifier's limits
+stack-uninit :: invalid (indirect )?read from stack|uninitialized stack :: it reads stack memory it never wrote
+uninit-register :: !read_ok :: it reads a register it never set
+stack-size :: stack (limit|size|off)|combined stack :: its stack is too large
+helper-argument :: type=\w+ expected=|expected=\w+ :: a helper gets an argument of the wrong kind
+pointer-arithmetic :: on pointer prohibited|pointer arithmetic .* prohibited :: arithmetic forbidden on a stack or map pointer
+attach-target :: must provide btf_id|attach_btf_id|is not a (global )?function :: the traced function is not in this kernel's BTF
+reference-leak :: unreleased reference|reference leak :: an acquired reference is not released
+scalar-load :: invalid mem access '(inv|scalar)' :: a load through a plain number on a line with no unrewritten kernel pointer dereference
+"""
+REASONS = tuple((re.compile(pattern), category, why) for category, pattern, why in
+                (row.split(" :: ") for row in _REASON_TABLE.strip().splitlines()))
 ENVIRONMENT_REASONS = ("attach-target",)
 
 
