@@ -38,12 +38,24 @@ from .outcome import Outcome
 from .paths import display_path
 
 PROG_TYPES = ("kprobe", "kretprobe", "uprobe", "uretprobe", "tracepoint", "raw_tracepoint",
-              "perf_event", "socket_filter", "sched_cls", "tc", "xdp")
-# bcc's own naming conventions (and its probe macros) say the type; anything else defaults to kprobe.
+              "perf_event", "socket_filter", "sched_cls", "tc", "xdp", "sock_ops", "cgroup_sockopt",
+              "cgroup_skb", "cgroup_sock", "sk_msg", "fentry", "fexit", "lsm")
+# bcc's own naming conventions (and its probe macros) say the type; then the context parameter's type;
+# anything else defaults to kprobe.
 NAME_PREFIXES = {"kprobe__": "kprobe", "kretprobe__": "kretprobe", "tracepoint__": "tracepoint",
-                 "raw_tracepoint__": "raw_tracepoint"}
+                 "raw_tracepoint__": "raw_tracepoint", "kfunc__": "fentry", "kretfunc__": "fexit",
+                 "lsm__": "lsm"}
+# The macros expand to `int <prefix><args joined by __>(...)` (KFUNC_PROBE's name gained `vmlinux__`
+# after 0.26: the guest matches both spellings).
 PROBE_MACROS = {"TRACEPOINT_PROBE": ("tracepoint__", "tracepoint"),
-                "RAW_TRACEPOINT_PROBE": ("raw_tracepoint__", "raw_tracepoint")}
+                "RAW_TRACEPOINT_PROBE": ("raw_tracepoint__", "raw_tracepoint"),
+                "KFUNC_PROBE": ("kfunc__", "fentry"), "KRETFUNC_PROBE": ("kretfunc__", "fexit"),
+                "LSM_PROBE": ("lsm__", "lsm")}
+# The context parameter's struct says the type where the name does not. A __sk_buff program loads as
+# sched_cls: the type that accepts every __sk_buff access a socket filter does, and tc's own helpers.
+CONTEXT_TYPES = {"__sk_buff": "sched_cls", "xdp_md": "xdp", "bpf_sock_ops": "sock_ops",
+                 "bpf_sockopt": "cgroup_sockopt", "bpf_perf_event_data": "perf_event",
+                 "bpf_raw_tracepoint_args": "raw_tracepoint", "sk_msg_md": "sk_msg", "bpf_sock": "cgroup_sock"}
 LOAD_CATEGORIES = ("invalid-mem-access", "ctx-access", "unknown-helper", "other")
 
 HEADER = re.compile(r"//\s*(CASE|PROG|REQUIRES|XFAIL|ATTACH|TRIGGER|ORIGIN|CFLAGS|EXPECT-MAP):(.*)$")
@@ -456,7 +468,7 @@ def _functions(path: Path, tokens: List[Token], declared: Dict[str, Tuple[str, i
                     if twin and not MACRO_NAME.match(name):     # KFUNC_PROBE(a), KFUNC_PROBE(b): bcc names them
                         raise CaseError(path, t.line, f"program function {name} is defined twice "
                                                       f"(first on line {twin.first_line})")
-                    kind = declared.get(name, (None,))[0] or _infer_type(name)
+                    kind = declared.get(name, (None,))[0] or _infer_type(name, tokens[i + 2:close])
                     found.append(Function(name, kind, t.line, tokens[end].line))
                 i = end + 1
                 continue
@@ -514,6 +526,8 @@ def _program_name(tokens: List[Token], i: int, close: int) -> Optional[str]:
     name = tokens[i].text
     if name in PROBE_MACROS:
         args = [t.text for t in tokens[i + 2:close] if t.text != ","]
+        if PROBE_MACROS[name][1] in ("fentry", "fexit", "lsm"):
+            args = args[:1]         # the rest are the traced function's parameters
         return PROBE_MACROS[name][0] + "__".join(args)
     # Look back over the declaration's specifiers: static helpers are inlined, not programs.
     j = i - 1
@@ -535,10 +549,17 @@ def _implied_attach(name: str) -> Optional[Tuple[str, str]]:
     return None
 
 
-def _infer_type(name: str) -> str:
+def _infer_type(name: str, params: List[Token] = ()) -> str:
     for prefix, kind in NAME_PREFIXES.items():
         if name.startswith(prefix):
             return kind
+    first = []
+    for t in params:
+        if t.text == ",":
+            break
+        first.append(t.text)
+    if len(first) >= 3 and first[0] == "struct" and first[1] in CONTEXT_TYPES and "*" in first:
+        return CONTEXT_TYPES[first[1]]
     return "kprobe"
 
 

@@ -1,19 +1,26 @@
 """Case + Observation -> Result: the one place that decides a class, and the one that applies XFAIL.
 
-Precedence, first match wins: harness trouble; errors located in headers (ENV); compile errors in the
-rewritten program (FP-SYNTAX); verifier rejections (FN-VERIFIER, or ENV for a helper the kernel lacks);
+Precedence, first match wins: harness trouble; diagnostics of bcc's rewriter itself (FP-REFUSED, or the
+program's fault: see rewriter_diagnostics.py); errors located in headers (ENV); compile errors in the
+rewritten program (FP-SYNTAX); errors in the original program (INVALID for a hand-written case, ENV for
+imported ones); verifier rejections (FN-VERIFIER when a kernel pointer bcc left unrewritten is loaded
+through, named by attribution.py; ENV for a helper the kernel lacks; otherwise INVALID for a hand-written
+case, REJECTED for an imported one);
 missing expected sites (FN-MISSING); extra sites (FP-EXTRA); PASS. Only rewriter bugs (FP-*, FN-*) can
 become XFAIL, and only a PASS can become XPASS.
 """
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from .attribution import ENVIRONMENT_REASONS, attribute, rejection_reason
 from .cases import Case, ExpectedSite
-from .observation import Diagnostic, Observation
+from .observation import Diagnostic, FunctionLoad, Observation
 from .outcome import Outcome
 from .paths import display_path
+from .rewriter_diagnostics import rewriter_diagnostic
 from .sites import Site, compact, find_sites
 from .verifier import Rejection, parse_rejection
 
@@ -135,11 +142,9 @@ def _classify_raw(case: Case, obs: Observation) -> Result:
             return Result(outcome=Outcome.ENV, details=details, verifier_category=rejection.category,
                           log_line=rejection.line,
                           message=f"{fn.name}: a helper this kernel lacks: {rejection.line.strip()}", **common)
-        where = f" (expected site not rewritten: {_loc(case, missing[0].line, missing[0].col)} " \
-                f"{missing[0].text})" if missing else ""
-        return Result(outcome=Outcome.FN_VERIFIER, details=details, verifier_category=rejection.category,
-                      log_line=rejection.line,
-                      message=f"verifier rejected {fn.name}: {rejection.summary()}{where}", **common)
+        outcome, message = _blame_rejection(case, obs, fn, rejection, actual, missing)
+        return Result(outcome=outcome, details=details, verifier_category=rejection.category,
+                      log_line=rejection.line, message=message, **common)
     if missing:
         s = missing[0]
         return Result(outcome=Outcome.FN_MISSING, details=site_lines,
@@ -150,8 +155,48 @@ def _classify_raw(case: Case, obs: Observation) -> Result:
         return Result(outcome=Outcome.FP_EXTRA, details=site_lines,
                       message=f"unexpected rewrite at {_loc(case, s.line, s.col)}: {s.text} -> {s.helper}"
                               + (f" (+{len(extra) - 1} more)" if len(extra) > 1 else ""), **common)
+    loaded_as = ", ".join(f"{f.name} as {f.prog_type}" for f in obs.functions)
     return Result(outcome=Outcome.PASS, message=f"{len(actual)} site(s) rewritten as expected; "
-                                                f"{len(obs.functions)} function(s) loaded", **common)
+                                                f"{len(obs.functions)} function(s) loaded"
+                                                + (f" ({loaded_as})" if loaded_as else ""), **common)
+
+
+def _blame_rejection(case: Case, obs: Observation, fn: FunctionLoad, rejection: Rejection, actual: List[Site],
+                     missing: List[ExpectedSite]) -> Tuple[Outcome, str]:
+    """FN-VERIFIER when the rejection is a load through a kernel pointer bcc left unrewritten (named);
+    otherwise the program's own fault: INVALID for a hand-written case, REJECTED for an imported one."""
+    head = f"verifier rejected {fn.name}: {rejection.summary()}"
+    if rejection.scalar_load:
+        att = attribute(case.text, obs.rewritten or "", obs.compile_log, fn.name, rejection, actual,
+                        _context_names(case))
+        expected = [s for s in missing if s.line == att.line] or (missing if not att.line else [])
+        if expected:
+            s = expected[0]
+            return Outcome.FN_VERIFIER, f"{head} (expected site not rewritten: {_loc(case, s.line, s.col)} {s.text})"
+        if att.derefs:
+            d = att.derefs[0]
+            return Outcome.FN_VERIFIER, (f"{head} (kernel pointer dereference not rewritten: "
+                                         f"{_loc(case, d.line, d.col)} {d.text}; line from {att.how})")
+        if not att.line:
+            return Outcome.FN_VERIFIER, f"{head} (a load through a plain number; no line info names the expression)"
+    category, why = rejection_reason(rejection)
+    if category in ENVIRONMENT_REASONS:
+        return Outcome.ENV, f"this kernel cannot run {fn.name} ({category}: {why}): {head}"
+    if case.report_only:
+        return Outcome.REJECTED, f"rejected, not the rewriter ({category}: {why}): {head}"
+    return Outcome.INVALID, f"the case's program is rejected for its own fault ({category}: {why}): {head}"
+
+
+def _context_names(case: Case) -> Tuple[str, ...]:
+    """The names program functions give their context (their first parameter), never kernel pointers."""
+    names = {"ctx", "args"}
+    lines = case.text.splitlines()
+    for f in case.functions:
+        header = " ".join(lines[f.first_line - 1:f.first_line + 2])
+        m = re.search(r"\(([^,)]*?)(\w+)\s*[,)]", header)
+        if m and "*" in m.group(1):
+            names.add(m.group(2))
+    return tuple(sorted(names))
 
 
 def compare_sites(expected: Tuple[ExpectedSite, ...], actual: List[Site]):
@@ -189,8 +234,39 @@ def _verifier_details(name: str, rejection: Rejection) -> str:
     return f"verifier ({name}): {rejection.summary()}\n  last lines of the log:\n{tail}\n"
 
 
+# Errors in the program that say this release or kernel lacks something (a header, a helper, a macro),
+# not that the program is wrong.
+RELEASE_LACKS = re.compile(r"(implicit declaration of function|use of undeclared identifier) '(bpf_|BPF_)"
+                           r"|' file not found")
+
+
+def _in_original(case: Case, d: Diagnostic) -> bool:
+    """Does the error sit in the case's own text? bcc inserts text of its own before the first pass
+    (a TRACEPOINT_PROBE's args struct, from the kernel's tracepoint format): clang's quoted line says."""
+    quoted = d.context.splitlines()[0] if d.context else ""
+    lines = case.text.splitlines()
+    return not quoted or (0 < d.line <= len(lines) and compact(quoted) == compact(lines[d.line - 1]))
+
+
 def _compile_failure(case: Case, obs: Observation, base: dict) -> Result:
+    """Three sources told apart: the rewriter refusing the program (its own diagnostics), clang on the
+    rewritten text (FP-SYNTAX), clang on the original (the program's fault, or ENV in headers)."""
     errors: List[Diagnostic] = [d for d in obs.diagnostics if d.is_error]
+    for d in errors:
+        known = rewriter_diagnostic(d.message)
+        if known is None or known.blame == "none":
+            continue
+        where = _loc(case, d.line, d.col) if d.in_main_file else d.render().split(": ")[0]
+        if known.blame == "rewriter":
+            return Result(outcome=Outcome.FP_REFUSED, log_line=d.render(), details=d.context,
+                          message=f"the rewriter refused the program at {where}: {d.message}", **base)
+        if known.blame == "environment" or case.report_only:
+            return Result(outcome=Outcome.ENV, log_line=d.render(), details=d.context,
+                          message=f"bcc's frontend cannot build the program here ({known.why}) at {where}: "
+                                  f"{d.message}", **base)
+        return Result(outcome=Outcome.INVALID, log_line=d.render(), details=d.context,
+                      message=f"{where}: bcc's frontend rejects the case's program ({known.why}): {d.message}",
+                      **base)
     in_headers = [d for d in errors if not d.in_main_file]
     if in_headers:
         d = in_headers[0]
@@ -209,8 +285,12 @@ def _compile_failure(case: Case, obs: Observation, base: dict) -> Result:
     original = [d for d in errors if d.phase == 1]
     if original:
         d = original[0]
-        return Result(outcome=Outcome.ENV, log_line=d.render(), details=d.context,
-                      message=f"the program does not compile with this release before any rewrite "
-                              f"(line {d.line}): {d.message}", **base)
+        if case.report_only or RELEASE_LACKS.search(d.message) or not _in_original(case, d):
+            return Result(outcome=Outcome.ENV, log_line=d.render(), details=d.context,
+                          message=f"the program does not compile with this release before any rewrite "
+                                  f"(line {d.line}): {d.message}", **base)
+        return Result(outcome=Outcome.INVALID, log_line=d.render(), details=d.context,
+                      message=f"{_loc(case, d.line, d.col)}: the case's program does not compile before any "
+                              f"rewrite: {d.message}", **base)
     return Result(outcome=Outcome.HARNESS, message=f"bcc failed without a compiler diagnostic: "
                                                    f"{obs.compile_error}", **base)

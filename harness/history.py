@@ -56,7 +56,7 @@ def rank(outcome: Outcome) -> Optional[int]:
         return None
     if outcome in (Outcome.PASS, Outcome.XFAIL, Outcome.UNSUPPORTED):
         return GOOD
-    if outcome is Outcome.ENV:
+    if outcome in (Outcome.ENV, Outcome.REJECTED):     # neither says anything of the rewriter
         return ENVIRONMENT
     return BAD
 

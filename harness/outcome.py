@@ -19,14 +19,18 @@ class Outcome(Enum):
                  "the rewritten program does not compile")
     FN_MISSING = ("FN-MISSING", True, True, "FN", "red", "#c62828",
                   "an expected rewrite is missing; the program still loads")
+    FP_REFUSED = ("FP-REFUSED", True, True, "FP", "red", "#e65100",
+                  "the rewriter refused the program with a diagnostic of its own")
     FN_VERIFIER = ("FN-VERIFIER", True, True, "FN", "red", "#b71c1c",
-                   "the verifier rejects the rewritten program")
+                   "the verifier rejects a load through a kernel pointer the rewriter missed")
     WRONG_READ = ("WRONG-READ", True, True, "WRONG-READ", "bold red", "#4a148c",
                   "loads, but a rewrite reads another address than the original expression")
     FN_RUNTIME = ("FN-RUNTIME", True, True, "FN", "bold red", "#880e4f",
                   "loads, but a value read at run time differs from the expected one")
     FP_RUNTIME = ("FP-RUNTIME", True, True, "FP", "bold red", "#bf360c",
                   "loads, but an unneeded rewrite makes a value read at run time wrong")
+    REJECTED = ("REJECTED", False, False, "", "yellow", "#f57f17",
+                "the kernel rejects the program, not for a missed rewrite (category said)")
     ENV = ("ENV", False, False, "", "yellow", "#f9a825",
            "this rewriter and kernel cannot run the program (headers, helper, prog type)")
     HARNESS = ("HARNESS", True, False, "", "magenta", "#8e24aa",

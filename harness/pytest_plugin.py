@@ -114,7 +114,7 @@ class CaseItem(pytest.Item):
         self.user_properties.append(("message", result.message))
         if result.outcome is Outcome.XFAIL:
             pytest.xfail(result.message)
-        if result.outcome in (Outcome.UNSUPPORTED, Outcome.ENV):
+        if result.outcome in (Outcome.UNSUPPORTED, Outcome.ENV, Outcome.REJECTED):
             pytest.skip(f"{result.label}: {result.message}")
         if result.outcome.is_failure:
             raise CaseFailure(result)

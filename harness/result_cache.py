@@ -41,7 +41,8 @@ def harness_code_hash() -> str:
 
 
 def key(case: Case, rewriter_key: str, kernel_key: str, mode: str) -> str:
-    blob = json.dumps([case.text, rewriter_key, kernel_key, mode, guest_code_hash()])
+    # the program types are inferred by the harness, so a change there changes what the guest loads
+    blob = json.dumps([case.text, case.prog_types(), rewriter_key, kernel_key, mode, guest_code_hash()])
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 

@@ -13,8 +13,9 @@ original tokens (difflib over libclang tokens): each site lands on exact origina
 """
 
 import difflib
+from collections import Counter
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from .ctokens import Token, code_tokens, matching, tokenize
 
@@ -153,21 +154,38 @@ def _undo(tokens: List[Token], lo: int, hi: int, depth: int,
     return out
 
 
-def find_sites(original: str, rewritten: str) -> List[Site]:
-    """Every probe-read site bcc inserted, placed on the original program."""
+def _align(original: str, rewritten: str):
+    """(original tokens, the rewritten stream with sites undone, the sites found, stream index ->
+    original token index)."""
     orig_tokens = code_tokens(tokenize(original, "original.c"))
     rew_tokens = code_tokens(tokenize(rewritten, "rewritten.c"))
     raw: List[Tuple[List[_Piece], int, int, dict]] = []
     plain = _undo(rew_tokens, 0, len(rew_tokens), 0, raw)
-    # Each nested site's pieces object also appears, by identity, inside its parent's expression and
-    # in the top-level stream; place every site by where its pieces sit in the top-level stream.
-    index_of = {id(p): k for k, p in enumerate(plain)}
     matcher = difflib.SequenceMatcher(None, [p.text for p in plain], [t.text for t in orig_tokens],
                                       autojunk=False)
     to_orig = {}
     for a, b, size in matcher.get_matching_blocks():
         for k in range(size):
             to_orig[a + k] = b + k
+    return orig_tokens, plain, raw, to_orig
+
+
+def line_map(original: str, rewritten: str) -> Dict[int, int]:
+    """Rewritten line -> original line (the one most of its aligned tokens come from)."""
+    orig_tokens, plain, _, to_orig = _align(original, rewritten)
+    votes: Dict[int, Counter] = {}
+    for k, piece in enumerate(plain):
+        if piece.origin is not None and k in to_orig:
+            votes.setdefault(piece.origin.line, Counter())[orig_tokens[to_orig[k]].line] += 1
+    return {line: c.most_common(1)[0][0] for line, c in votes.items()}
+
+
+def find_sites(original: str, rewritten: str) -> List[Site]:
+    """Every probe-read site bcc inserted, placed on the original program."""
+    orig_tokens, plain, raw, to_orig = _align(original, rewritten)
+    # Each nested site's pieces object also appears, by identity, inside its parent's expression and
+    # in the top-level stream; place every site by where its pieces sit in the top-level stream.
+    index_of = {id(p): k for k, p in enumerate(plain)}
     lines = original.splitlines()
     sites = []
     for _, _, _, info in raw:

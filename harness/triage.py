@@ -149,14 +149,14 @@ def _norm(text: str) -> str:
 
 def signature(result: Result, obs: Optional[Observation]) -> Signature:
     raw = (result.raw_outcome or result.outcome).label
-    if raw == "FN-VERIFIER" and obs is not None:
+    if raw in ("FN-VERIFIER", "REJECTED") and obs is not None:
         from .verifier import parse_rejection
         for fn in obs.functions:
             rej = parse_rejection(fn.verifier_log) if not fn.loaded else None
             if rej:
                 where = f" at {_norm(rej.source)}" if rej.source.strip() else ""
                 return Signature(raw, f"{_norm(rej.line)}{where}", rej.category)
-    if raw == "FP-SYNTAX":   # the site and the diagnostic, not where they are (reduction moves lines)
+    if raw in ("FP-SYNTAX", "FP-REFUSED"):   # the site and the diagnostic, not where (reduction moves lines)
         return Signature(raw, _norm(re.sub(r"\S+\.c:\d+(:\d+)?\s*", "", result.message)))
     if raw == "ENV":
         return Signature(raw, _norm(result.message.split(": ", 2)[-1])[:120])

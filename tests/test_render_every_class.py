@@ -98,7 +98,9 @@ def test_html_junit_csv_jsonl_render_every_class(tmp_path):
             {"skipped"} if outcome.skipped else set()
         assert tags == want, (outcome, tags)
     for suite in suites:
-        assert int(suite.get("failures")) == 7 and int(suite.get("errors")) == 3 and int(suite.get("skipped")) == 3
+        # 8 rewriter classes fail, HARNESS, INVALID and XPASS are errors, ENV, REJECTED, XFAIL and
+        # UNSUPPORTED are skipped: counted by hand, so a class added without a JUnit meaning shows here
+        assert int(suite.get("failures")) == 8 and int(suite.get("errors")) == 3 and int(suite.get("skipped")) == 4
 
     table = list(csv.reader(io.StringIO(exports.programs_csv(rows))))
     assert sorted(r[4] for r in table[1:]) == sorted(o.label for o in Outcome for _ in CELLS)

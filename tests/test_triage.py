@@ -101,3 +101,17 @@ def test_reduce_keeps_the_signature_and_writes_a_reproducing_case(tmp_path):
                             "--cases-root", str(tmp_path / "cases"), str(case)],
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     assert "FN-VERIFIER" in again.stdout, again.stdout
+
+
+@pytest.mark.vm
+def test_python_report_loading_a_socket_filter_is_judged_as_one(tmp_path):
+    """The recorder notes load_func(..., BPF.SOCKET_FILTER): the function loads as a socket filter."""
+    env = dict(os.environ, HARNESS_RESULTS_DIR=str(tmp_path / "runs"), HARNESS_HISTORY=str(tmp_path / "h.db"),
+               COLUMNS="220")
+    proc = subprocess.run([sys.executable, "-m", "harness", "triage", str(REPORTS / "socket_filter_load_func.py"),
+                           "--cell", "bcc-0.26@linux-6.1", "--cases-root", str(tmp_path / "cases")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    assert rows(proc.stdout) == {"bcc-0.26@linux-6.1": "PASS"}, proc.stdout + proc.stderr
+    assert "as socket_filter" in proc.stdout, proc.stdout
+    written = (tmp_path / "cases" / "triage" / "socket_filter_load_func.c").read_text()
+    assert "// PROG: drop_udp socket_filter" in written

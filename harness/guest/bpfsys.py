@@ -12,7 +12,58 @@ BPF_MAP_CREATE, BPF_PROG_LOAD, BPF_OBJ_GET_INFO_BY_FD = 0, 5, 15
 BPF_LD_IMM64 = 0x18
 BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE = 1, 2
 PROG_TYPES = {"socket_filter": 1, "kprobe": 2, "kretprobe": 2, "uprobe": 2, "uretprobe": 2, "sched_cls": 3,
-              "tc": 3, "tracepoint": 5, "xdp": 6, "perf_event": 7, "raw_tracepoint": 17}
+              "tc": 3, "tracepoint": 5, "xdp": 6, "perf_event": 7, "cgroup_skb": 8, "cgroup_sock": 9,
+              "sock_ops": 13, "sk_msg": 16, "raw_tracepoint": 17, "cgroup_sockopt": 25, "fentry": 26,
+              "fexit": 26, "lsm": 29}
+# Types the kernel loads only with an expected attach type (enum bpf_attach_type), and for tracing
+# types the BTF id of what they attach to.
+BPF_CGROUP_GETSOCKOPT, BPF_CGROUP_SETSOCKOPT = 21, 22
+BPF_TRACE_FENTRY, BPF_TRACE_FEXIT, BPF_LSM_MAC = 24, 25, 27
+BTF_KIND_FUNC = 12
+VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
+
+
+def expected_attach_type(prog_type, name):
+    if prog_type == "cgroup_sockopt":
+        return BPF_CGROUP_SETSOCKOPT if "set" in name.lower() else BPF_CGROUP_GETSOCKOPT
+    return {"fentry": BPF_TRACE_FENTRY, "fexit": BPF_TRACE_FEXIT, "lsm": BPF_LSM_MAC}.get(prog_type, 0)
+
+
+def attach_target(prog_type, name):
+    """The kernel function a tracing program attaches to, from bcc's names (kfunc__[vmlinux__]f,
+    kretfunc__..., lsm__hook -> bpf_lsm_hook)."""
+    for prefix in ("kfunc__vmlinux__", "kretfunc__vmlinux__", "kfunc__", "kretfunc__"):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    if name.startswith("lsm__"):
+        return "bpf_lsm_" + name[len("lsm__"):]
+    return name
+
+
+def btf_func_id(func, path=VMLINUX_BTF):
+    """The BTF type id of a kernel function (0 when the kernel has no BTF or no such function)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return 0
+    _magic, _ver, _flags, hdr_len, type_off, type_len, str_off, _str_len = struct.unpack_from("<HBBIIIII", data, 0)
+    types, strings = hdr_len + type_off, hdr_len + str_off
+    want = func.encode()
+    # bytes after the 12-byte header, by kind (include/uapi/linux/btf.h); per member where vlen counts
+    fixed = {1: 4, 3: 12, 14: 4, 17: 4}
+    per_member = {4: 12, 5: 12, 6: 8, 13: 8, 15: 12, 19: 12}
+    pos, tid = types, 1
+    while pos < types + type_len:
+        name_off, info, _size = struct.unpack_from("<III", data, pos)
+        kind, vlen = (info >> 24) & 0x1f, info & 0xffff
+        if kind == BTF_KIND_FUNC:
+            start = strings + name_off
+            if data[start:data.index(b"\0", start)] == want:
+                return tid
+        pos += 12 + fixed.get(kind, 0) + per_member.get(kind, 0) * vlen
+        tid += 1
+    return 0
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -82,14 +133,18 @@ def load_program(insns, prog_type, license="GPL", kern_version=0, name="", log_s
     """(fd or -1, errno text, verifier log). Retries with the log on failure, as libbcc does."""
     insn_buf = ctypes.create_string_buffer(insns, len(insns))
     lic = ctypes.create_string_buffer(license.encode() + b"\0")
+    attach_type = expected_attach_type(prog_type, name)
+    btf_id = btf_func_id(attach_target(prog_type, name)) if prog_type in ("fentry", "fexit", "lsm") else 0
     for level in (0, 1):
         log = ctypes.create_string_buffer(log_size if level else 1)
-        attr = bytearray(72)
+        attr = bytearray(112)
         struct.pack_into("<IIQQIIQII", attr, 0, PROG_TYPES.get(prog_type, prog_type) if isinstance(prog_type, str)
                          else prog_type, len(insns) // 8, ctypes.addressof(insn_buf), ctypes.addressof(lic),
                          level, log_size if level else 0, ctypes.addressof(log) if level else 0,
                          kern_version, 0)
         attr[48:48 + 15] = name.encode()[:15].ljust(15, b"\0")
+        struct.pack_into("<I", attr, 68, attach_type)       # expected_attach_type
+        struct.pack_into("<I", attr, 108, btf_id)           # attach_btf_id
         try:
             fd, _ = _bpf(BPF_PROG_LOAD, attr)
             return fd, "", ""

@@ -7,6 +7,9 @@ import sys
 
 
 DEBUG_PREPROCESSOR = 0x4
+# bcc's disassembly with the source line of each instruction, on fd 2: maps a verifier log's instruction
+# index to a source line where the kernel log has no BTF line info (split mode loads without BTF).
+DEBUG_SOURCE = 0x8
 # Helper ids of the probe-read family (include/uapi/linux/bpf.h).
 PROBE_READ_HELPERS = {4: "bpf_probe_read", 45: "bpf_probe_read_str", 112: "bpf_probe_read_user",
                       113: "bpf_probe_read_kernel", 114: "bpf_probe_read_user_str",
@@ -17,7 +20,25 @@ BPF_LD_IMM64 = 0x18
 PROG_TYPE_ATTR = {"kprobe": "KPROBE", "kretprobe": "KPROBE", "uprobe": "KPROBE", "uretprobe": "KPROBE",
                   "tracepoint": "TRACEPOINT", "raw_tracepoint": "RAW_TRACEPOINT",
                   "perf_event": "PERF_EVENT", "socket_filter": "SOCKET_FILTER",
-                  "sched_cls": "SCHED_CLS", "tc": "SCHED_CLS", "xdp": "XDP"}
+                  "sched_cls": "SCHED_CLS", "tc": "SCHED_CLS", "xdp": "XDP", "sock_ops": "SOCK_OPS",
+                  "cgroup_sockopt": "CGROUP_SOCKOPT", "cgroup_skb": "CGROUP_SKB", "cgroup_sock": "CGROUP_SOCK",
+                  "sk_msg": "SK_MSG", "fentry": "TRACING", "fexit": "TRACING", "lsm": "LSM"}
+# The kernel's numbers where an old bcc's BPF class lacks the constant (include/uapi/linux/bpf.h).
+PROG_TYPE_NUMBERS = {"SOCK_OPS": 13, "CGROUP_SOCKOPT": 25, "CGROUP_SKB": 8, "CGROUP_SOCK": 9, "SK_MSG": 16,
+                     "TRACING": 26, "LSM": 29}
+
+
+def prog_type_for(name, types, default="kprobe"):
+    """A function's type from the case; bcc 0.27+ spells KFUNC_PROBE(f) kfunc__vmlinux__f."""
+    for spelling in (name, name.replace("func__vmlinux__", "func__", 1)):
+        if spelling in types:
+            return types[spelling]
+    return default
+
+
+def bcc_prog_type(BPF, kind):
+    attr = PROG_TYPE_ATTR.get(kind, kind.upper())
+    return getattr(BPF, attr, PROG_TYPE_NUMBERS.get(attr, attr))
 
 
 def say(*words):

@@ -6,7 +6,8 @@ import json
 import os
 import time
 
-from guestlib import DEBUG_PREPROCESSOR, PROG_TYPE_ATTR, bytecode_facts, quiet_bpf_class, redirect_fd2
+from guestlib import (DEBUG_PREPROCESSOR, DEBUG_SOURCE, bcc_prog_type, bytecode_facts, prog_type_for,
+                      quiet_bpf_class, redirect_fd2)
 
 
 def run_one(case_path, out, mode="run"):
@@ -38,7 +39,7 @@ def run_one(case_path, out, mode="run"):
     try:
         with open(os.path.join(os.path.dirname(case_path), case["file"])) as f:
             text = f.read()
-        b = NoAutoAttach(text=text, debug=DEBUG_PREPROCESSOR, cflags=case.get("cflags", []))
+        b = NoAutoAttach(text=text, debug=DEBUG_PREPROCESSOR | DEBUG_SOURCE, cflags=case.get("cflags", []))
     except Exception as e:
         result["error"] = "%s: %s" % (type(e).__name__, e)
         result["timings"]["compile"] = time.monotonic() - t0
@@ -53,8 +54,9 @@ def run_one(case_path, out, mode="run"):
     if mode == "compile":
         export_bundle(b, lib, names, types, case, out, result)
     else:
+        import bpfsys
         for name in names:
-            kind = types.get(name, case.get("default_prog_type", "kprobe"))
+            kind = prog_type_for(name, types, case.get("default_prog_type", "kprobe"))
             fn = {"name": name, "prog_type": kind, "loaded": False, "error": "", "log": "load-%s.log" % name}
             try:
                 fn["insns"], fn["probe_reads"] = bytecode_facts(b.dump_func(name))
@@ -63,7 +65,8 @@ def run_one(case_path, out, mode="run"):
             redirect_fd2(os.path.join(out, fn["log"]))
             t0 = time.monotonic()
             try:
-                b.load_func(name, getattr(BPF, PROG_TYPE_ATTR.get(kind, kind.upper())))
+                attach = bpfsys.expected_attach_type(kind, name) if kind == "cgroup_sockopt" else 0
+                b.load_func(name, bcc_prog_type(BPF, kind), **({"attach_type": attach} if attach else {}))
                 fn["loaded"] = True
             except Exception as e:
                 fn["error"] = "%s: %s" % (type(e).__name__, e)
@@ -82,7 +85,7 @@ def export_bundle(b, lib, names, types, case, out, result):
               "tables": {}}
     for name in names:
         insns = b.dump_func(name)
-        kind = types.get(name, case.get("default_prog_type", "kprobe"))
+        kind = prog_type_for(name, types, case.get("default_prog_type", "kprobe"))
         count, reads = bytecode_facts(insns)
         for fd in bpfsys.map_fds(insns):
             if str(fd) not in bundle["maps"]:

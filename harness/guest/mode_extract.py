@@ -1,4 +1,5 @@
-"""Mode extract: run Python tool scripts with BPF() replaced by a recorder of the text they compile.
+"""Mode extract: run Python tool scripts with BPF() replaced by a recorder of the text they compile and of
+the program types their load_func/attach_* calls give each function.
 
 On the host this runs in the report sandbox (harness/sandbox.py) as PID 1 of its own PID namespace:
 each script gets OUT/<tool>.d as its working (scratch) directory, and whatever it leaves running is
@@ -13,9 +14,53 @@ import sys
 from guestlib import say
 
 EXTRACT_SHIM = """
+import atexit
 import os
+import re
+import signal
 try:
     import bcc
+
+    # What the script compiles, then how it loads and attaches each function: BPF() records the text
+    # and returns an object whose load_func/attach_* calls record the program types (as // PROG: lines
+    # after the text, so line numbers stay). Anything else (reading a map, polling) ends the script.
+    _TYPES = {1: "socket_filter", 2: "kprobe", 3: "sched_cls", 5: "tracepoint", 6: "xdp", 7: "perf_event",
+              8: "cgroup_skb", 9: "cgroup_sock", 13: "sock_ops", 16: "sk_msg", 17: "raw_tracepoint",
+              25: "cgroup_sockopt", 26: "fentry", 29: "lsm"}
+    _state = {"text": None, "flags": "", "types": {}}
+
+    def _name(fn):
+        fn = getattr(fn, "name", fn)
+        return fn.decode() if isinstance(fn, bytes) else str(fn or "")
+
+    def _note(fn, kind):
+        name = _name(fn)
+        if kind == "fentry" and name.startswith("kretfunc__"):
+            kind = "fexit"
+        if name and kind and _state["text"] is not None and re.search(r"\\b%s\\s*\\(" % re.escape(name),
+                                                                     _state["text"]):
+            _state["types"].setdefault(name, kind)
+        _write()
+
+    def _write():
+        if _state["text"] is None:
+            return
+        with open(os.environ["HARNESS_EXTRACT_OUT"], "w") as f:
+            if _state["flags"]:
+                f.write("// CFLAGS: " + _state["flags"] + "\\n")
+            f.write(_state["text"])
+            if _state["types"]:
+                f.write("\\n" if not _state["text"].endswith("\\n") else "")
+                for name, kind in sorted(_state["types"].items()):
+                    f.write("// PROG: %s %s\\n" % (name, kind))
+
+    def _finish(*_args, **_kwargs):
+        _write()
+        os._exit(0)
+
+    class _Function(object):
+        def __init__(self, bpf, name):
+            self.bpf, self.name, self.fd = bpf, name, -1
 
     def _record(self, src_file=b"", hdr_file=b"", text=None, debug=0, cflags=[], *args, **kwargs):
         if text is None and src_file:
@@ -23,14 +68,42 @@ try:
                 text = f.read()
         if isinstance(text, bytes):
             text = text.decode()
-        flags = " ".join(c.decode() if isinstance(c, bytes) else str(c) for c in (cflags or []))
-        with open(os.environ["HARNESS_EXTRACT_OUT"], "w") as f:
-            if flags:
-                f.write("// CFLAGS: " + flags + "\\n")
-            f.write(text or "")
-        os._exit(0)
+        _state["text"] = text or ""
+        _state["flags"] = " ".join(c.decode() if isinstance(c, bytes) else str(c) for c in (cflags or []))
+        _write()
+        atexit.register(_write)
+        signal.signal(signal.SIGALRM, _finish)     # a script that never touches a map still ends
+        signal.alarm(5)
+
+    def _load_func(self, func_name, prog_type, *args, **kwargs):
+        _note(func_name, _TYPES.get(prog_type, ""))
+        return _Function(self, func_name)
+
+    def _attach(kind, key):
+        def attach(self, *args, **kwargs):
+            fn = kwargs.get("fn_name", kwargs.get("fn", args[key] if len(args) > key else ""))
+            _note(fn, kind)
+        return attach
 
     bcc.BPF.__init__ = _record
+    bcc.BPF.__del__ = lambda self: None
+    bcc.BPF.load_func = _load_func
+    bcc.BPF.attach_kprobe = _attach("kprobe", 1)
+    bcc.BPF.attach_kretprobe = _attach("kretprobe", 1)
+    bcc.BPF.attach_tracepoint = _attach("tracepoint", 1)
+    bcc.BPF.attach_raw_tracepoint = _attach("raw_tracepoint", 1)
+    bcc.BPF.attach_uprobe = _attach("uprobe", 2)
+    bcc.BPF.attach_uretprobe = _attach("uretprobe", 2)
+    bcc.BPF.attach_perf_event = _attach("perf_event", 2)
+    bcc.BPF.attach_kfunc = _attach("fentry", 0)
+    bcc.BPF.attach_kretfunc = _attach("fexit", 0)
+    bcc.BPF.attach_lsm = _attach("lsm", 0)
+    bcc.BPF.attach_xdp = lambda self, dev="", fn=None, flags=0: _write()
+    bcc.BPF.attach_func = lambda self, fn, *args, **kwargs: _write()
+    bcc.BPF.attach_raw_socket = staticmethod(lambda fn, dev, *args: _write())
+    for _end in ("__getitem__", "__iter__", "get_table", "perf_buffer_poll", "ring_buffer_poll",
+                 "ring_buffer_consume", "trace_print", "trace_fields", "trace_readline", "kprobe_poll"):
+        setattr(bcc.BPF, _end, _finish)
 except Exception:
     pass
 """
