@@ -374,16 +374,23 @@ def cmd_triage_check(args) -> int:
     return 0 if triage.check(args.candidate, sig, cell, args.mode) else 1
 
 
+def one_case(name: str):
+    """(path, case) for a case id (seed/count_sched) or path; (path, None) after printing why not."""
+    path = Path(name) if name.endswith(".c") else CASES_ROOT / f"{name}.c"
+    loaded = load_cases([path], CASES_ROOT)
+    if not loaded.cases:
+        print("\n".join(map(str, loaded.errors)) or f"error: no case {name}", file=sys.stderr)
+        return path, None
+    return path, loaded.cases[0]
+
+
 def cmd_bless(args) -> int:
     """Regenerate a case's expect-rewrite lines from what one cell's rewriter does; diff, then write."""
     import difflib
     from . import triage
-    path = Path(args.case) if args.case.endswith(".c") else CASES_ROOT / f"{args.case}.c"
-    loaded = load_cases([path], CASES_ROOT)
-    if not loaded.cases:
-        print("\n".join(map(str, loaded.errors)) or f"error: no case {args.case}", file=sys.stderr)
+    path, case = one_case(args.case)
+    if case is None:
         return EXIT_HARNESS
-    case = loaded.cases[0]
     cell = load_matrix().select([args.cell] if args.cell else None)[0]
     work = Path(tempfile_dir()) / "bless"
     result, obs = triage.run_cells(case, [cell], resolve_mode(args.mode), work, 1)[cell.name]
@@ -543,12 +550,9 @@ def cmd_bisect(args) -> int:
     from .images.tools import ImageError
     from .matrix import Cell
     console = Console()
-    path = Path(args.case) if args.case.endswith(".c") else CASES_ROOT / f"{args.case}.c"
-    loaded = load_cases([path], CASES_ROOT)
-    if not loaded.cases:
-        print("\n".join(map(str, loaded.errors)) or f"error: no case {args.case}", file=sys.stderr)
+    path, case = one_case(args.case)
+    if case is None:
         return EXIT_HARNESS
-    case = loaded.cases[0]
     try:
         matrix = load_matrix()
         cell = matrix.select([args.cell] if args.cell else None)[0]
