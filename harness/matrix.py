@@ -57,9 +57,14 @@ class Matrix:
         backend = "vagrant" if kernel in self.vagrant_kernels else "qemu"
         return Cell(self.rewriters[rewriter], kernels[kernel], backend)
 
+    @property
+    def packaged(self) -> List[RewriterSpec]:
+        """The rows installed from Debian's packages, oldest release first."""
+        return [r for r in self.rewriters.values() if not r.source]
+
     def all_cells(self) -> List[Cell]:
         """The packaged rows x the qemu kernels; rows built from source run when named."""
-        return [Cell(r, k) for r in self.rewriters.values() if not r.source for k in self.kernels.values()]
+        return [Cell(r, k) for r in self.packaged for k in self.kernels.values()]
 
     def kernel(self, name: str) -> KernelSpec:
         kernels = {**self.kernels, **self.vagrant_kernels}

@@ -53,7 +53,7 @@ def program_text(path: Path, matrix: Matrix, progress: Progress = silent,
     text = data.decode("utf-8", errors="replace")
     if path.suffix != ".py" and not text.startswith("#!"):
         return _checked(path, text), "C program as given"
-    rewriter = list(matrix.rewriters.values())[-1]
+    rewriter = matrix.packaged[-1]      # the newest release runs the script (a source row may not be built)
     kernel_spec = next((k for k in matrix.kernels.values() if k.suite == rewriter.suite),
                        list(matrix.kernels.values())[-1])
     root, kernel = rewriter_image(rewriter, progress), kernel_image(kernel_spec, progress)
