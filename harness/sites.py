@@ -108,6 +108,16 @@ def _balanced_end(pieces: List[_Piece], i: int) -> Optional[int]:
     return None
 
 
+def _strip_pointer_cast(base: List[_Piece]) -> List[_Piece]:
+    """`(T *)&p->arr`, as a rewriter that steps over elements of a member array writes the subscript's
+    base (docs/findings/array-member-subscript.patch), is `&p->arr` for the original expression."""
+    end = _balanced_end(base, 0) if base[:1] and base[0].text == "(" else None
+    if end is not None and end > 1 and base[end - 1].text == "*" and base[end + 1:end + 2] \
+            and base[end + 1].text == "&":
+        return base[end + 1:]
+    return base
+
+
 def _original_of(addr: List[_Piece]) -> Tuple[List[_Piece], str]:
     """ADDR (nested sites already undone) -> the original expression and the form of the site."""
     addr = _strip_cast(addr)
@@ -120,7 +130,7 @@ def _original_of(addr: List[_Piece]) -> Tuple[List[_Piece], str]:
                 and texts[base_end + 2] == "(":
             index_end = _balanced_end(addr, base_end + 2)
             if index_end == len(addr) - 2:
-                base = addr[2:base_end]
+                base = _strip_pointer_cast(addr[2:base_end])
                 if base[:1] and base[0].text == "&":
                     base = base[1:]
                 index = addr[base_end + 3:index_end]

@@ -29,13 +29,13 @@ def test_pairs_by_case_and_kernel_with_the_rewrite_before_and_after():
                 "(&t->comm) + (1)"),
               r("seed/count_sched", "bcc-src-0.31@linux-6.12", Outcome.PASS, Outcome.PASS)]
     after = [r("oracle/comm_subscript", "bcc-src-0.31+fix@linux-6.12", Outcome.PASS, Outcome.PASS,
-               "(typeof(_val) *)&t->comm) + (1)"),
+               "(void *)(((typeof(char) *)&t->comm) + (1))"),
              r("seed/count_sched", "bcc-src-0.31+fix@linux-6.12", Outcome.PASS, Outcome.PASS)]
     found = compare(before, after, lambda cell: cell.partition("@")[2])
     assert [(c.case_id, c.kernel, c.verdict) for c in found] == [
         ("oracle/comm_subscript", "linux-6.12", Verdict.FIXED), ("seed/count_sched", "linux-6.12", Verdict.UNCHANGED)]
     site = found[0].sites[0]
-    assert (site.before, site.after) == ("(&t->comm) + (1)", "(typeof(_val) *)&t->comm) + (1)")
+    assert (site.before, site.after) == ("(&t->comm) + (1)", "(void *)(((typeof(char) *)&t->comm) + (1))")
     assert exit_status(found) == 0
     html = render_comparison(found, "bcc-src-0.31", "bcc-src-0.31+fix", ["linux-6.12"])
     assert "fixed" in html and "(&amp;t-&gt;comm) + (1)" in html and "seed/count_sched" not in html

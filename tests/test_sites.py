@@ -61,3 +61,15 @@ def test_site_spanning_lines():
     rewritten = "int f(struct pt_regs *ctx) {\n  return " + read("(void *)&p\n      ->a") + ";\n}\n"
     (site,) = find_sites(original, rewritten)
     assert (site.line, site.end_line, site.text) == (2, 3, "p ->a")
+
+
+def test_a_patched_rewriter_that_casts_the_member_array_base_still_names_the_site():
+    """docs/findings/array-member-subscript.patch writes `((T *)&t->comm) + (1)`: the site is t->comm[1]."""
+    from harness.sites import find_sites
+    original = "int f(struct task_struct *t)\n{\n    char c = t->comm[1];\n    return c;\n}\n"
+    rewritten = original.replace("t->comm[1]", "({ typeof(char) _val; __builtin_memset(&_val, 0, sizeof(_val)); "
+                                 "bpf_probe_read(&_val, sizeof(_val), (void *)(((typeof(char) *)&t->comm) + (1))); "
+                                 "_val; })")
+    (site,) = find_sites(original, rewritten)
+    assert (site.text, site.form, site.line) == ("t->comm[1]", "subscript", 3)
+    assert site.address == "( void * ) ( ( ( typeof ( char ) * ) & t -> comm ) + ( 1 ) )"
