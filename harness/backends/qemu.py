@@ -7,6 +7,7 @@ its results as a tar on the output disk after every case, so a guest that dies l
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -64,7 +65,22 @@ class QemuBackend:
 
     def boot(self, kernel: Image, rootfs: Image, inp: Path, workdir: Path, count: int,
              case_timeout: int, task: str, progress: Progress) -> GuestRun:
-        """Boot `kernel` with `rootfs`, run the guest program on `inp`, unpack its results in workdir/out."""
+        """Boot `kernel` with `rootfs`, run the guest program on `inp`, unpack its results in workdir/out.
+
+        A kernel that panics before the guest program starts is booted once more: under TCG with two
+        vCPUs on a loaded host, Debian's kernels now and then die early (an int3 left by live code
+        patching, "IO-APIC + timer doesn't work"); nothing of the guest program had run, so the second
+        boot redoes nothing. The first console is kept as console-early-panic.log."""
+        run = self._boot_once(kernel, rootfs, inp, workdir, count, case_timeout, task, progress)
+        if run.status == "boot-failed" and run.boot_seconds is None and run.console and \
+                "Kernel panic" in run.console.read_text(errors="replace"):
+            shutil.copy(run.console, workdir / "console-early-panic.log")
+            progress(task, 0, count, "the kernel panicked while booting: booting again")
+            run = self._boot_once(kernel, rootfs, inp, workdir, count, case_timeout, task, progress)
+        return run
+
+    def _boot_once(self, kernel: Image, rootfs: Image, inp: Path, workdir: Path, count: int,
+                   case_timeout: int, task: str, progress: Progress) -> GuestRun:
         probe = probe_accel()
         if (self.accel or probe.accel) == "tcg":
             warn_tcg(probe.reason)
