@@ -127,14 +127,21 @@ class Workspace:
 
     def cached(self) -> Set[Key]:
         backend = ReplayBackend()
+        before = os.environ.get("HARNESS_CACHE_DIR")
         os.environ["HARNESS_CACHE_DIR"] = self.env["HARNESS_CACHE_DIR"]
-        out = set()
-        for cell in self.cells:
-            rewriter = backend.image("rewriter", cell.rewriter.name).manifest["key"]
-            kernel = backend.image("kernel", cell.kernel.name).manifest["key"]
-            out |= {(cell.name, c.id) for c in self.cases
-                    if result_cache.get(result_cache.key(c, rewriter, kernel, backend.name))}
-        return out
+        try:       # put back: tests call this in-process, and a leaked cache dir moves every later image
+            out = set()
+            for cell in self.cells:
+                rewriter = backend.image("rewriter", cell.rewriter.name).manifest["key"]
+                kernel = backend.image("kernel", cell.kernel.name).manifest["key"]
+                out |= {(cell.name, c.id) for c in self.cases
+                        if result_cache.get(result_cache.key(c, rewriter, kernel, backend.name))}
+            return out
+        finally:
+            if before is None:
+                os.environ.pop("HARNESS_CACHE_DIR", None)
+            else:
+                os.environ["HARNESS_CACHE_DIR"] = before
 
     def integrity(self) -> str:
         if not self.history.exists():

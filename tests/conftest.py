@@ -29,3 +29,14 @@ def recorded():
     return load
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_environment():
+    """A test that sets HARNESS_* in os.environ itself (not through monkeypatch) and keeps it moves every
+    later test's caches: fail that test instead."""
+    import os
+    before = {k: v for k, v in os.environ.items() if k.startswith("HARNESS_")}
+    yield
+    after = {k: v for k, v in os.environ.items() if k.startswith("HARNESS_")}
+    assert after == before, f"the test left HARNESS_* changed in os.environ: {after} (was {before})"

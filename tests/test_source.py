@@ -177,3 +177,25 @@ def test_bisect_names_the_first_commit_that_changes_and_the_fix_the_other_way_ro
     assert fixed.first == (fix, "rewriter: fix")
     same = bisect(str(repo), "v0.31.0", revert, evaluate)
     assert same.first is None and "no behaviour change" in same.note
+
+
+def test_the_library_installed_is_the_one_the_build_links_now_not_an_older_builds(tmp_path):
+    """Each commit past a tag names its library libbcc.so.0.31.0+<sha>, and older ones stay beside it."""
+    from harness.images.source import MULTIARCH, PY_BCC, install_build
+    cc = tmp_path / "work/build/src/cc"
+    cc.mkdir(parents=True)
+    (cc / "libbcc.so.0.31.0+f50e2d48").write_text("older build")
+    (cc / "libbcc.so.0.31.0+612bfe99").write_text("this build")
+    (cc / "libbcc.so.0").symlink_to("libbcc.so.0.31.0+612bfe99")
+    package = tmp_path / "work/build/src/python/bcc-python3/bcc"
+    package.mkdir(parents=True)
+    (package / "version.py").write_text("__version__ = '0.31.0+612bfe99'\n")
+    root = tmp_path / "root"
+    (root / MULTIARCH).mkdir(parents=True)
+    (root / MULTIARCH / "libbcc.so.0.31.0").write_text("debian's")
+    (root / MULTIARCH / "libbcc.so.0").symlink_to("libbcc.so.0.31.0")
+    (root / PY_BCC).mkdir(parents=True)
+    install_build(tmp_path / "work", root)
+    assert (root / MULTIARCH / "libbcc.so.0").read_text() == "this build"
+    assert not (root / MULTIARCH / "libbcc.so.0.31.0").exists()
+    assert (root / PY_BCC / "version.py").exists()

@@ -99,9 +99,9 @@ def test_a_row_whose_build_fails_is_harness_with_the_first_error_and_the_other_r
     """A patch that breaks the C build of one file: make stops there (seconds, the rest is built), the row
     is HARNESS naming the compiler's error and the log, and the row beside it still passes."""
     broken = tmp_path / "broken.patch"
-    broken.write_text("--- a/src/cc/bcc_proc.c\n+++ b/src/cc/bcc_proc.c\n@@ -16,2 +16,3 @@\n"
-                      + "".join(" " + line + "\n" for line in _lines(16, 17))
-                      + "+#error harness test: this row must not build\n")
+    context = [" " + line + "\n" for line in _lines(16, 18)]   # trailing context too, or git anchors at EOF
+    broken.write_text("--- a/src/cc/bcc_proc.c\n+++ b/src/cc/bcc_proc.c\n@@ -16,3 +16,4 @@\n" + "".join(context[:2])
+                      + "+#error harness test: this row must not build\n" + context[2])
     matrix = tmp_path / "matrix.toml"
     matrix.write_text((project_root() / "vms" / "matrix.toml").read_text().replace(
         'source = "../shared/bcc/', f'source = "{project_root().parent}/shared/bcc/') + f'''

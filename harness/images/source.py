@@ -372,11 +372,14 @@ def install_build(work: Path, root: Path) -> None:
     lib = root / MULTIARCH
     for old in lib.glob("libbcc.so*"):
         old.unlink()
-    built = sorted(p for p in (work / "build/src/cc").glob("libbcc.so.*") if not p.is_symlink())
-    if not built:
-        raise ImageError(f"the build left no libbcc.so.* in {work / 'build/src/cc'}")
-    shutil.copy2(built[-1], lib / built[-1].name)
-    (lib / "libbcc.so.0").symlink_to(built[-1].name)
+    # The file name carries the version (libbcc.so.0.31.0+<sha>) and older builds' files stay beside it:
+    # take the one the build's own soname link points at now.
+    link = work / "build/src/cc/libbcc.so.0"
+    built = link.resolve() if link.is_symlink() else None
+    if built is None or not built.is_file():
+        raise ImageError(f"the build left no libbcc.so.0 in {work / 'build/src/cc'}")
+    shutil.copy2(built, lib / built.name)
+    (lib / "libbcc.so.0").symlink_to(built.name)
     package = work / "build/src/python/bcc-python3/bcc"
     if not (package / "version.py").exists():
         raise ImageError(f"the build left no Python bindings in {package}")
