@@ -20,7 +20,7 @@ CELLS = ["bcc-0.26@linux-6.1", "bcc-0.26@linux-6.12", "bcc-0.31@linux-6.12"]
 
 def run_triage(tmp_path, report, *extra, timeout=1800):
     env = dict(os.environ, HARNESS_RESULTS_DIR=str(tmp_path / "runs"), HARNESS_HISTORY=str(tmp_path / "h.db"),
-               COLUMNS="220")
+               COLUMNS="400")     # wide enough that no message wraps (the table has an oracle column)
     cells = [a for c in CELLS for a in ("--cell", c)]
     return subprocess.run([sys.executable, "-m", "harness", "triage", str(REPORTS / report), *cells,
                            "--cases-root", str(tmp_path / "cases"), *extra],
