@@ -86,7 +86,7 @@ def test_reduce_keeps_the_signature_and_writes_a_reproducing_case(tmp_path):
     env = dict(os.environ, HARNESS_RESULTS_DIR=str(tmp_path / "runs"), HARNESS_HISTORY=str(tmp_path / "h.db"),
                COLUMNS="220")
     proc = subprocess.run([sys.executable, "-m", "harness", "triage", str(REPORTS / "fn_padded.c"),
-                           "--cell", "bcc-0.26@linux-6.1", "--reduce", "--budget", "360",
+                           "--cell", "bcc-0.26@linux-6.1", "--reduce", "--budget", "600",
                            "--cases-root", str(tmp_path / "cases")],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert "reduced program fails in the same cells: True" in proc.stdout, proc.stdout + proc.stderr
