@@ -109,7 +109,13 @@ def split_compile_log(log: str) -> Tuple[Optional[str], Tuple[Diagnostic, ...]]:
 
 def _last_error(log: str) -> str:
     """The last error line bcc or LLVM printed before dying, for the message (e.g. an LLVM abort)."""
-    errors = [ln.strip() for ln in log.splitlines() if "error" in ln.lower() and len(ln) < 400]
+    lines, kept, inside = log.splitlines(), [], False
+    for ln in lines:     # not the rewritten text (cut short by a kill, it has no end marker): it is C, not a message
+        if ln.strip() in (REWRITTEN_START, REWRITTEN_END):
+            inside = ln.strip() == REWRITTEN_START
+        elif not inside:
+            kept.append(ln)
+    errors = [ln.strip() for ln in kept if "error" in ln.lower() and len(ln) < 400]
     return f"; last error printed: {errors[-1]}" if errors else ""
 
 
@@ -144,7 +150,8 @@ def read_observation(case_id: str, cell: str, case_dir: Path, verdict: Optional[
     elif verdict.startswith("timeout"):
         status, detail = "timeout", f"bcc did not finish within {verdict.split('-', 1)[1]}s"
     elif verdict.startswith("signal"):
-        status, detail = "crash", f"the bcc process died with {verdict.replace('-', ' ')}" + _last_error(compile_log)
+        status, detail = "crash", f"the bcc process died with {verdict.replace('-', ' ')}" + _last_error(compile_log) + \
+            (f"; {raw['limits']}" if raw.get("limits") else "")
     elif verdict != "exit-0" or not raw:
         status, detail = "crash", f"the bcc process ended with {verdict} without finishing"
     elif raw.get("error", "").startswith("import bcc failed"):

@@ -3,6 +3,7 @@
 The expected classes are written here by hand from what each case is and what bcc 0.26 did.
 """
 
+import json
 import re
 from dataclasses import replace
 
@@ -116,6 +117,20 @@ def test_bcc_trouble_is_harness_not_rewriter(recorded, tmp_path, verdict, words)
     obs = read_observation(case.id, "cell", tmp_path, verdict)
     r = classify(case, obs, versions)
     assert r.outcome is Outcome.HARNESS and words in r.message
+
+
+def test_a_kill_by_the_memory_cap_names_the_cap_not_a_line_of_the_rewritten_text(recorded, tmp_path):
+    """bcc killed (signal 9) by the compile sandbox's OOM killer while printing its rewritten text: the
+    message names the cap note_limits left, not the `#error` line of the half-printed text."""
+    from harness.observation import REWRITTEN_START
+    case, _, versions = recorded("cases/seed/count_sched.c")
+    (tmp_path / "compile.log").write_text(f"clang -cc1 ...\n{REWRITTEN_START}\n"
+                                          "#error BPF_LICENSE cannot be specified through cflags\n#endif\n")
+    (tmp_path / "result.json").write_text(json.dumps({"compiled": False, "error": "no result",
+                                                      "limits": "the host compile reached its cgroup's cap on memory (512 MiB)"}))
+    r = classify(case, read_observation(case.id, "cell", tmp_path, "signal-9"), versions)
+    assert r.outcome is Outcome.HARNESS and "signal 9" in r.message and "cap on memory" in r.message, r.message
+    assert "BPF_LICENSE" not in r.message
 
 
 def test_requires_gate_makes_unsupported(recorded):

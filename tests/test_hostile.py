@@ -200,8 +200,12 @@ def test_huge_maps_hit_the_compile_cap_and_get_a_verdict(hostile):
     assert hostile["how"].startswith("extracted from hostile_report.py")
     result = hostile["result"]
     assert result.label == "HARNESS", result.message
-    assert "could not open bpf map" in result.message and "Cannot allocate memory" in result.message
+    # the cap shows either as a failed map allocation (ENOMEM) or, when the kernel's charge of the map
+    # runs the cgroup's OOM killer instead, as bcc killed by signal 9: both name the cap
+    assert ("could not open bpf map" in result.message and "Cannot allocate memory" in result.message) or \
+        "died with signal 9" in result.message, result.message
     assert "cap on memory" in result.message, result.message
+    assert "BPF_LICENSE" not in result.message      # a line of the rewritten text is not an error bcc printed
     assert hostile["compile_seconds"] < 600      # the cap stopped it; it did not run until a timeout
 
 

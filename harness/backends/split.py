@@ -198,6 +198,7 @@ def note_limits(out: Path, hit: List[str]) -> None:
             log = _read_lines(result_path.parent / "compile.log")
             maps = [line.strip() for line in log if line.startswith("could not open bpf map")][:1]
             result["error"] = "; ".join([result.get("error") or "no result", *maps, note])
+            result["limits"] = note     # for a process the cap killed outright (it wrote no error)
             result_path.write_text(json.dumps(result, indent=1))
 
 
