@@ -106,11 +106,16 @@ def tar_directory(src: Path, dest: Path) -> Path:
 
 
 def untar_results(disk: Path, dest: Path) -> bool:
-    """Unpack the guest's output disk; False when the guest never wrote one."""
+    """Unpack the guest's output disk; False when the guest never wrote one. The guest appends each case
+    as it finishes (a file is there several times: the last copy wins), so a guest killed while adding a
+    case still leaves every case before it: unpack member by member and keep what came before a break."""
     dest.mkdir(parents=True, exist_ok=True)
+    unpacked = 0
     try:
         with tarfile.open(disk, "r:") as tar:
-            tar.extractall(dest, filter="data")
-        return True
-    except (tarfile.TarError, OSError):
-        return False
+            for member in tar:
+                tar.extract(member, dest, filter="data")
+                unpacked += 1
+    except (tarfile.TarError, OSError, EOFError):
+        pass
+    return unpacked > 0

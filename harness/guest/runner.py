@@ -40,15 +40,47 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from guestlib import say  # noqa: E402
 
 
+class OutputDisk:
+    """The output disk, a tar archive the host unpacks. Each finished case is appended and the archive's
+    end written after it, so a guest killed later keeps every case before, and the cost of each case is
+    its own files (rewriting the whole archive per case made a long run quadratic)."""
+
+    def __init__(self, device):
+        self.dev = open(device, "r+b") if device and os.path.exists(device) else None
+        self.tar = tarfile.open(fileobj=self.dev, mode="w") if self.dev else None
+
+    def add(self, path, arcname):
+        if self.tar and os.path.exists(path):
+            self.tar.add(path, arcname=arcname)
+
+    def commit(self):
+        """End the archive after what was added (the next add writes over this end), and sync it."""
+        if not self.tar:
+            return
+        self.dev.write(b"\0" * (2 * tarfile.BLOCKSIZE))
+        self.dev.seek(self.tar.offset)
+        self.dev.flush()
+        os.fsync(self.dev.fileno())
+
+    def close(self, out):
+        """The files beside the case directories (status, guest.json, ...), then the archive's real end."""
+        if not self.tar:
+            return
+        for name in sorted(os.listdir(out)):
+            if not os.path.isdir(os.path.join(out, name)):
+                self.add(os.path.join(out, name), name)
+        self.tar.close()
+        self.dev.flush()
+        os.fsync(self.dev.fileno())
+        self.dev.close()
+
+
 def pack(out, device):
-    """Write all results so far onto the output disk, so a guest killed later keeps them."""
-    if not device or not os.path.exists(device):
-        return
-    with open(device, "r+b") as dev:
-        with tarfile.open(fileobj=dev, mode="w") as tar:
-            tar.add(out, arcname=".")
-        dev.flush()
-        os.fsync(dev.fileno())
+    """Write all of OUT onto the output disk at once (a one-shot mode such as capture)."""
+    disk = OutputDisk(device)
+    for name in sorted(os.listdir(out)):
+        disk.add(os.path.join(out, name), name)
+    disk.close(out)
 
 
 def run_all(inp, out):
@@ -70,6 +102,7 @@ def run_all(inp, out):
         for name in ("bpfsys", "mode_load"):
             importlib.import_module(name)
     status = open(os.path.join(out, "status"), "a")
+    disk = OutputDisk(job.get("output_device"))
     for n, case in enumerate(cases, 1):
         case_out = os.path.join(out, case["id"])
         os.makedirs(case_out, exist_ok=True)
@@ -90,9 +123,12 @@ def run_all(inp, out):
         status.write("%s:%s:%.3f\n" % (case["id"], verdict, seconds))
         status.flush()
         os.fsync(status.fileno())
-        pack(out, job.get("output_device"))
+        disk.add(case_out, case["id"])
+        disk.add(os.path.join(out, "status"), "status")
+        disk.commit()
         say("done", n, len(cases), case["id"], verdict, "%.1fs" % seconds)
     status.close()
+    disk.close(out)
 
 
 def fork_child(mode, arg, out):
