@@ -141,6 +141,8 @@ def test_unreadable_or_targetless_call_records_are_named(tmp_path):
     case, skipped = triage.report_case(text, "r", tmp_path)
     assert case.attach == ()
     assert [s.why for s in skipped] == [Unusable.UNREADABLE, Unusable.NO_TARGET, Unusable.NO_TARGET, Unusable.KIND]
+    from harness.tools_import import case_text      # imported tools keep no call records
+    assert case_text("t", "t-bpfcc", "0.26", "bookworm", text).endswith("{ return 0; }\n")
 
 
 @pytest.mark.vm
