@@ -19,6 +19,7 @@ from .cases import CaseError, load_cases
 from .images.build import ImageError, describe, kernel_image, rewriter_image
 from .images.store import images_root, list_images
 from .matrix import MatrixError, load_matrix
+from .fidelity import oracle_verdict
 from .oracle_stage import coverage_table as oracle_coverage_table
 from .outcome import Outcome
 from .paths import project_root
@@ -321,19 +322,25 @@ def cmd_triage(args) -> int:
     with rich_progress(console) as progress:
         try:
             text, how = triage.program_text(args.file, matrix, progress)
-            case = triage.as_case(text, name, work / "cases", [" ".join(a) for a in args.attach or []])
+            case, unused = triage.report_case(text, name, work / "cases", [" ".join(a) for a in args.attach or []])
         except (triage.TriageError, CaseError, OSError) as e:
             console.print(f"[red]cannot triage:[/] {escape(str(e))}", highlight=False)
             return EXIT_HARNESS
         results = triage.run_cells(case, cells, mode, work / "run", args.jobs, progress, oracle=not args.no_oracle)
     console.print(f"{args.file}: {how}; {mode} mode", markup=False, highlight=False)
+    for a in case.attach:
+        console.print(f"oracle attaches {' '.join(a)}", markup=False, highlight=False)
+    for skipped in unused:
+        console.print(f"attach call not used by the oracle: {skipped} (pass --attach FN KIND TARGET)",
+                      markup=False, highlight=False)
     table = Table(title=escape(f"triage of {args.file.name}"))
     for col in ("cell", "class", "what decided it", "value oracle"):
         table.add_column(col, overflow="fold")
     for cell in cells:
         r, _ = results[cell.name]
         table.add_row(escape(cell.name), r.label, escape(r.message),
-                      escape(r.oracle or ("not run: no ATTACH point (pass --attach)" if not case.attach else "not run")))
+                      escape(oracle_verdict(r) or ("not run: no ATTACH point (pass --attach)" if not case.attach
+                                                   else "not run")))
     console.print(table)
     labels = {c: r.label for c, (r, _) in results.items()}
     for line in triage.localize(cells, labels):

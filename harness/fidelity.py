@@ -62,16 +62,16 @@ def compare(case: Case, guest: Optional[Observation], split: Optional[Observatio
         ("load verdicts", _loads(guest), _loads(split)),
         ("probe reads/insns", _calls(guest), _calls(split)),
         ("class", guest_result.label if guest_result else "-", split_result.label if split_result else "-"),
-        ("runtime checks", _runtime(guest_result), _runtime(split_result)),
+        ("runtime checks", oracle_verdict(guest_result) or "-", oracle_verdict(split_result) or "-"),
     ]
     return [Difference(case.id, what, g, s) for what, g, s in checks if g != s]
 
 
-def _runtime(result: Optional[Result]) -> str:
+def oracle_verdict(result: Optional[Result]) -> str:
     """The runtime checks' verdict and, for a wrong read, bcc's byte offsets (stable; the bytes read at a
-    wrong address need not be)."""
+    wrong address need not be); "" when none ran."""
     if result is None or not result.oracle:
-        return "-"
+        return ""
     offsets = re.findall(r"[+-]?\d+ bytes off", result.message + result.details)
     return result.oracle + (f" ({', '.join(sorted(set(offsets)))})" if offsets else "")
 

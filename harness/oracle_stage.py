@@ -158,6 +158,9 @@ def _verdict(case: Case, programs: Programs, out: Path, run_status: str,
     cover.add_verdicts(verdicts)
     tally = f"; sites: {cover.summary()}"
     if not any(v.reference is not None or v.rewritten is not None for v in verdicts):
+        if case.report_only:    # a report's ATTACH points are where it attaches; the trigger is a guess
+            return f"not judged: the {case.trigger} trigger never reached the report's ATTACH points " \
+                   f"({', '.join(' '.join(a[1:]) for a in case.attach)}){tally}", None, cover
         return "harness: the trigger did not fire the program (no value recorded)", \
             Result(case.id, "", Outcome.HARNESS, "oracle: the trigger did not fire the program"), cover
     judged = [v for v in verdicts if v.basis]

@@ -21,6 +21,7 @@ from .images.debian import PrivateApt, extract_deb
 from .matrix import Matrix
 from .paths import cache_dir
 from .progress import Progress
+from .report_attach import without_calls
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def case_text(tool: str, script: str, version: str, suite: str, text: str) -> st
     header = (f"// CASE: bcc tool {tool} as Debian's bpfcc-tools {version} ({suite}) builds it by default\n"
               f"// ORIGIN: bpfcc-tools {version} {suite} /usr/sbin/{script}\n"
               f"// REPORT-ONLY\n")
-    return header + text
+    return header + without_calls(text).rstrip() + "\n"    # attach calls give triage, not imports, points
 
 
 def import_tools(matrix: Matrix, rewriter: str, cases_root: Path, progress: Progress) -> Imported:

@@ -33,6 +33,7 @@ from .matrix import Cell, Matrix
 from .observation import Observation
 from .pipeline import run_cell
 from .progress import Progress, silent
+from .report_attach import Skipped, Unusable, attach_points, recorded_calls, shown, without_calls
 from .sandbox import Sandboxed, unsafe_cflags
 
 MAX_REPORT_BYTES = 256 * 1024
@@ -117,12 +118,29 @@ def as_case(text: str, name: str, root: Path, attach: List[str] = ()) -> Case:
     value oracle can run it."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / f"{name}.c"
+    text = without_calls(text)
     # Header lines go last, so line numbers stay those of the report.
     body = text if "// CASE:" in text else f"{text.rstrip()}\n// CASE: triage of {name}\n// REPORT-ONLY\n"
     if "// ATTACH:" not in text:
         body += "".join(f"// ATTACH: {a}\n" for a in list(attach) + implied_attach_points(text))
     path.write_text(body)
     return parse_case(path, root)
+
+
+def report_case(text: str, name: str, root: Path, attach: List[str] = ()) -> Tuple[Case, List[Skipped]]:
+    """as_case, with ATTACH points also from the attach calls a Python report made (where neither
+    `attach` nor bcc's names give the function one), and the calls that give none, each with why."""
+    case = as_case(text, name, root, attach)
+    calls = recorded_calls(text)
+    if not calls:
+        return case, []
+    if "// ATTACH:" in without_calls(text):     # the report's own ATTACH lines decide, as in as_case
+        return case, [Skipped(shown(c), Unusable.OWN_LINES) for c in calls]
+    points, skipped = attach_points(calls, [f.name for f in case.functions],
+                                    {fn: (kind, target) for fn, kind, target in case.attach})
+    if points:
+        case = as_case(text, name, root, list(attach) + points)
+    return case, skipped
 
 
 AUTO_ATTACHED = re.compile(r"^\s*int\s+(kprobe|kretprobe)__(\w+)\s*\(", re.M)

@@ -1,5 +1,5 @@
 """The extract recorder (guest/mode_extract.py's shim) run on the host against a stand-in bcc module:
-what a script compiles, and the program types its load_func/attach_* calls give (as PROG lines)."""
+what a script compiles, the program types its load_func/attach_* calls give (as PROG lines), and the calls."""
 
 import subprocess
 import sys
@@ -47,5 +47,12 @@ def test_recorder_writes_the_text_and_the_types_its_calls_give(tmp_path):
     assert proc.returncode == 0, proc.stderr        # the alarm ends the endless loop
     text = out.read_text()
     assert text.startswith("// CFLAGS: -DX=1\n\nint drop_udp(")
-    assert text.endswith("// PROG: drop_udp socket_filter\n// PROG: on_open kprobe\n")
-    assert "not_in_the_text" not in text
+    program, _, calls = text.partition("// ATTACH-CALL:")
+    assert program.endswith("// PROG: drop_udp socket_filter\n// PROG: on_open kprobe\n")
+    assert "not_in_the_text" not in program
+    # every attach call, for triage to judge (tests/test_triage.py): the function not in the text too (the
+    # stand-in has no attach_raw_socket whose signature would name its positional arguments)
+    assert [ln for ln in text.splitlines() if ln.startswith("// ATTACH-CALL:")] == [
+        '// ATTACH-CALL: {"call": "attach_raw_socket"}',
+        '// ATTACH-CALL: {"call": "attach_kprobe", "event": "do_sys_openat2", "fn_name": "on_open"}',
+        '// ATTACH-CALL: {"call": "attach_kprobe", "event": "vfs_read", "fn_name": "not_in_the_text"}']

@@ -227,3 +227,30 @@ def test_an_oracle_boot_that_left_no_result_is_harness_trouble(tmp_path):
     note, result, cover = _verdict(case, programs, tmp_path / "out", "ok", "")
     assert result is None and note.startswith("cannot judge: twin does not compile or load")
     assert cover.not_judged == {"the twin does not compile or load": 1}
+
+
+def test_a_report_the_trigger_never_reaches_is_not_judged_not_harness_trouble(tmp_path, monkeypatch):
+    """A report-only case attaches where the report does (tcp_v4_connect here) while the trigger opens a file:
+    no value recorded says nothing about the harness, so the class stays and the note says why."""
+    import json
+    from harness import oracle_stage
+    from harness.cases import parse_case
+    from harness.outcome import Outcome
+    monkeypatch.setattr(oracle_stage, "_check_rewrites", lambda *args: "")
+    text = ("int f(struct pt_regs *ctx, struct s *p) {\n  return p->a;\n}\n")
+    silent = json.dumps({"stage": "done", "values": {"probe": {}, "twin": {}}})
+    for name, header, harness_trouble in (("case", "// CASE: c\n", True),
+                                          ("report", "// CASE: r\n// REPORT-ONLY\n", False)):
+        path = tmp_path / f"{name}.c"
+        path.write_text(text + header + "// ATTACH: f kprobe tcp_v4_connect\n")
+        case = parse_case(path, tmp_path)
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "oracle.json").write_text(silent)
+        programs = build(case.text, [site("p->a", 2, 10)])
+        note, result, _ = oracle_stage._verdict(case, programs, tmp_path / name, "ok", "")
+        if harness_trouble:
+            assert result.outcome is Outcome.HARNESS and "did not fire" in note
+        else:
+            assert result is None
+            assert note.startswith("not judged: the open trigger never reached the report's ATTACH points "
+                                   "(kprobe tcp_v4_connect)"), note

@@ -1,5 +1,6 @@
 """Mode extract: run Python tool scripts with BPF() replaced by a recorder of the text they compile and of
-the program types their load_func/attach_* calls give each function.
+the program types their load_func/attach_* calls give each function, and the attach calls themselves
+(where, so that triage can give the value oracle ATTACH points).
 
 On the host this runs in the report sandbox (harness/sandbox.py) as PID 1 of its own PID namespace:
 each script gets OUT/<tool>.d as its working (scratch) directory, and whatever it leaves running is
@@ -15,6 +16,8 @@ from guestlib import say
 
 EXTRACT_SHIM = """
 import atexit
+import inspect
+import json
 import os
 import re
 import signal
@@ -23,11 +26,14 @@ try:
 
     # What the script compiles, then how it loads and attaches each function: BPF() records the text
     # and returns an object whose load_func/attach_* calls record the program types (as // PROG: lines
-    # after the text, so line numbers stay). Anything else (reading a map, polling) ends the script.
+    # after the text, so line numbers stay) and each attach call's arguments (as // ATTACH-CALL: lines
+    # of JSON, judged on the host). Anything else (reading a map, polling) ends the script.
     _TYPES = {1: "socket_filter", 2: "kprobe", 3: "sched_cls", 5: "tracepoint", 6: "xdp", 7: "perf_event",
               8: "cgroup_skb", 9: "cgroup_sock", 13: "sock_ops", 16: "sk_msg", 17: "raw_tracepoint",
               25: "cgroup_sockopt", 26: "fentry", 29: "lsm"}
-    _state = {"text": None, "flags": "", "types": {}}
+    _state = {"text": None, "flags": "", "types": {}, "calls": []}
+    _CALL_ARGS = ("fn_name", "fn", "event", "event_re", "tp", "tp_re", "name", "sym", "sym_re", "dev")
+    _MAX_CALLS = 64
 
     def _name(fn):
         fn = getattr(fn, "name", fn)
@@ -49,10 +55,12 @@ try:
             if _state["flags"]:
                 f.write("// CFLAGS: " + _state["flags"] + "\\n")
             f.write(_state["text"])
-            if _state["types"]:
+            if _state["types"] or _state["calls"]:
                 f.write("\\n" if not _state["text"].endswith("\\n") else "")
-                for name, kind in sorted(_state["types"].items()):
-                    f.write("// PROG: %s %s\\n" % (name, kind))
+            for name, kind in sorted(_state["types"].items()):
+                f.write("// PROG: %s %s\\n" % (name, kind))
+            for call in _state["calls"]:
+                f.write("// ATTACH-CALL: %s\\n" % json.dumps(call, sort_keys=True))
 
     def _finish(*_args, **_kwargs):
         _write()
@@ -79,28 +87,57 @@ try:
         _note(func_name, _TYPES.get(prog_type, ""))
         return _Function(self, func_name)
 
-    def _attach(kind, key):
+    def _value(value):
+        if isinstance(value, (list, tuple)):
+            return [_value(v) for v in value[:16]]
+        value = getattr(value, "name", value)
+        return (value.decode(errors="replace") if isinstance(value, bytes) else str(value))[:200]
+
+    # An attach call's arguments by name, as this bcc's own signature binds them (positional ones too).
+    def _call(call, orig, args, kwargs):
+        try:
+            given = inspect.signature(orig).bind(*args, **kwargs).arguments
+        except (TypeError, ValueError):
+            given = dict(kwargs)
+        try:
+            if len(_state["calls"]) < _MAX_CALLS:     # a loop of calls must not grow the record without bound
+                _state["calls"].append(dict([("call", call)] + [(k, _value(given[k])) for k in _CALL_ARGS
+                                                                if given.get(k) not in (None, "", b"")]))
+        except Exception:       # an argument we cannot show: the call goes unrecorded, the script runs on
+            pass
+        return given
+
+    def _attach(kind, key, call):
+        orig = getattr(bcc.BPF, call, None)
+
         def attach(self, *args, **kwargs):
-            fn = kwargs.get("fn_name", kwargs.get("fn", args[key] if len(args) > key else ""))
+            given = _call(call, orig, (self,) + args, kwargs)
+            fn = given.get("fn_name", given.get("fn", args[key] if len(args) > key else ""))
             _note(fn, kind)
         return attach
+
+    # An attach call the oracle cannot use (a device, a function object): recorded, so triage names it.
+    def _other(call, static=False):
+        orig = getattr(bcc.BPF, call, None)
+
+        def attach(*args, **kwargs):
+            _call(call, orig, args, kwargs)
+            _write()
+        return staticmethod(attach) if static else attach
 
     bcc.BPF.__init__ = _record
     bcc.BPF.__del__ = lambda self: None
     bcc.BPF.load_func = _load_func
-    bcc.BPF.attach_kprobe = _attach("kprobe", 1)
-    bcc.BPF.attach_kretprobe = _attach("kretprobe", 1)
-    bcc.BPF.attach_tracepoint = _attach("tracepoint", 1)
-    bcc.BPF.attach_raw_tracepoint = _attach("raw_tracepoint", 1)
-    bcc.BPF.attach_uprobe = _attach("uprobe", 2)
-    bcc.BPF.attach_uretprobe = _attach("uretprobe", 2)
-    bcc.BPF.attach_perf_event = _attach("perf_event", 2)
-    bcc.BPF.attach_kfunc = _attach("fentry", 0)
-    bcc.BPF.attach_kretfunc = _attach("fexit", 0)
-    bcc.BPF.attach_lsm = _attach("lsm", 0)
-    bcc.BPF.attach_xdp = lambda self, dev="", fn=None, flags=0: _write()
-    bcc.BPF.attach_func = lambda self, fn, *args, **kwargs: _write()
-    bcc.BPF.attach_raw_socket = staticmethod(lambda fn, dev, *args: _write())
+    for _call_name, _kind, _key in (("attach_kprobe", "kprobe", 1), ("attach_kretprobe", "kretprobe", 1),
+                                    ("attach_tracepoint", "tracepoint", 1),
+                                    ("attach_raw_tracepoint", "raw_tracepoint", 1), ("attach_uprobe", "uprobe", 2),
+                                    ("attach_uretprobe", "uretprobe", 2), ("attach_perf_event", "perf_event", 2),
+                                    ("attach_kfunc", "fentry", 0), ("attach_kretfunc", "fexit", 0),
+                                    ("attach_lsm", "lsm", 0)):
+        setattr(bcc.BPF, _call_name, _attach(_kind, _key, _call_name))
+    bcc.BPF.attach_xdp = _other("attach_xdp")
+    bcc.BPF.attach_func = _other("attach_func")
+    bcc.BPF.attach_raw_socket = _other("attach_raw_socket", static=True)
     for _end in ("__getitem__", "__iter__", "get_table", "perf_buffer_poll", "ring_buffer_poll",
                  "ring_buffer_consume", "trace_print", "trace_fields", "trace_readline", "kprobe_poll"):
         setattr(bcc.BPF, _end, _finish)
