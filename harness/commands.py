@@ -10,7 +10,8 @@ from typing import Dict, Iterator, List, Optional
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 
 from . import setup as host_setup
 from .backends import backend_for, resolve_mode
@@ -36,8 +37,8 @@ EXIT_OK, EXIT_FAILURES, EXIT_HARNESS = 0, 1, 2
 def rich_progress(console: Console) -> Iterator:
     """A progress callback drawing one bar per task (image build, cell)."""
     bars = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[detail]}", markup=False), TimeElapsedColumn(), console=console,
-                    transient=False)
+                    TextColumn("{task.fields[detail]}", markup=False), TimeElapsedColumn(),
+                    TimeRemainingColumn(compact=True), console=console, transient=False)
     tasks: Dict[str, int] = {}
 
     def progress(task: str, done: int, total: Optional[int], detail: str = "") -> None:

@@ -303,6 +303,8 @@ def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_t
             futures = {pool.submit(one, cell): [cell] for cell in cells}
         futures.update({pool.submit(one, cell): [cell] for cell in box_cells})
         pending = set(futures)
+        total = len(cases) * (len(cells) + len(box_cells))
+        progress("whole run", 0, total, f"{len(cells) + len(box_cells)} cells")
         # Ctrl-C only sets the stop flag here: VMs and host compiles stop and hand back what finished,
         # and no KeyboardInterrupt can land in the middle of writing results.
         with ctrl_c_requests_stop():
@@ -319,6 +321,7 @@ def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_t
                         record(run, out, kept)
                         results += kept
                         interrupted |= out.interrupted
+                    progress("whole run", len(results), total, f"{len(results)} results")
     order = {c.name: i for i, c in enumerate(cells)}
     results.sort(key=lambda r: order.get(r.cell, 0))
     return results, interrupted

@@ -203,3 +203,18 @@ def test_ctrl_c_mid_cell_exits_130_keeps_finished_cases_and_the_rerun_does_the_r
     assert again.returncode == 0 and "2 PASS, 1 XFAIL" in again.stdout, again.stdout
     rest = {f"{CELL} {c}" for c in list(RECORDED_CLASSES)[:3]} - {f"{CELL} {r.case_id}" for r in kept}
     assert set((tmp_path / "asked-again").read_text().splitlines()) == rest
+
+
+def test_the_whole_run_has_a_bar_that_counts_every_result(tmp_path):
+    """The progress bars (rich adds the time left) include one for the whole run: its total is every
+    (case, cell), and it reaches it as cells finish."""
+    cells = load_matrix().select(["bcc-0.26@linux-6.1", "bcc-0.26@linux-5.10"])
+    seen = []
+    with installed(ReplayBackend()):
+        results, _ = pipeline.run_matrix(cells, cases(), "split", RunDir.create(["t"]),
+                                         lambda task, done, total, detail="": seen.append((task, done, total)),
+                                         2, 900, True)
+    whole = [(done, total) for task, done, total in seen if task == "whole run"]
+    total = 2 * len(cases())
+    assert whole[0] == (0, total) and whole[-1] == (len(results), total) == (total, total), whole
+    assert [d for d, _ in whole] == sorted(d for d, _ in whole)

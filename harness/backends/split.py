@@ -21,7 +21,7 @@ import subprocess
 import tarfile
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 from ..images.store import Image, Recipe, ensure
 from ..interrupt import stop_requested
@@ -135,12 +135,14 @@ def sandbox_script(root: Path, mnt: Path, inp: Path, out: Path, kernel: Image, p
 
 
 def run_sandboxed(rewriter: Image, kernel: Image, pers: Image, inp: Path, work: Path, name: str,
-                  timeout: float, untrusted: bool = False) -> Tuple[Path, str]:
+                  timeout: float, untrusted: bool = False,
+                  finished: Callable[[int], None] = lambda n: None) -> Tuple[Path, str]:
     """Run the guest program on `inp` on the host as root (bcc needs bpf() to create maps while it
     compiles), in the rewriter's root with the kernel's personality, in private mount, PID, network, IPC
     and UTS namespaces, in a cgroup capping memory (so maps) and processes. An untrusted program's compile
     also gets the untrusted tree (read-only but its output, a /dev of three nodes) and is refused where
-    no cgroup can be made. Returns (output dir, problem or '')."""
+    no cgroup can be made. `finished(n)` hears how many cases are done, as they finish (progress bars).
+    Returns (output dir, problem or '')."""
     out = work / f"{name}-out"
     if out.exists():
         shutil.rmtree(out)
@@ -162,8 +164,13 @@ def run_sandboxed(rewriter: Image, kernel: Image, pers: Image, inp: Path, work: 
             proc = subprocess.Popen(["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child",
                                      "--ipc", "--uts", "--propagation", "private", "sh", str(script)],
                                     stdout=console, stderr=subprocess.STDOUT, preexec_fn=die_with_harness())
+            reported = 0
             while proc.poll() is None:
                 time.sleep(0.2)
+                done = _count_lines(out / "status")
+                if done != reported:
+                    reported = done
+                    finished(done)
                 if stop_requested():
                     problem = "interrupted"
                 elif time.monotonic() - t0 > timeout:
@@ -183,6 +190,13 @@ def run_sandboxed(rewriter: Image, kernel: Image, pers: Image, inp: Path, work: 
     if not problem and proc.returncode != 0:
         problem = f"the host sandbox exited {proc.returncode} (see {work / (name + '.console')})"
     return out, problem
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except OSError:
+        return 0
 
 
 def note_limits(out: Path, hit: List[str]) -> None:
@@ -230,7 +244,9 @@ class SplitBackend:
         t0 = time.monotonic()
         out, problem = run_sandboxed(job.rewriter, job.kernel, pers, inp, job.workdir, "compile",
                                      len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK),
-                                     untrusted=bool(untrusted))
+                                     untrusted=bool(untrusted),
+                                     finished=lambda n: progress(f"cell {job.cell_name}", n, len(job.cases),
+                                                                 "compiling on the host"))
         for name, error in refused.items():     # answered as the runner answers a program that fails
             (out / name).mkdir(exist_ok=True)
             (out / name / "result.json").write_text(json.dumps({"id": name, "compiled": False, "error": error,
