@@ -34,18 +34,23 @@ while True:
 '''
 
 
-def test_recorder_writes_the_text_and_the_types_its_calls_give(tmp_path):
+def record(tmp_path: Path, script: str, fake_bcc: str = FAKE_BCC) -> str:
+    """Run `script` under the recorder's shim with `fake_bcc` as bcc; what the recorder wrote."""
     (tmp_path / "shim").mkdir()
     (tmp_path / "shim" / "sitecustomize.py").write_text(mode_extract.EXTRACT_SHIM)
     (tmp_path / "fake" / "bcc").mkdir(parents=True)
-    (tmp_path / "fake" / "bcc" / "__init__.py").write_text(FAKE_BCC)
-    (tmp_path / "report.py").write_text(SCRIPT)
+    (tmp_path / "fake" / "bcc" / "__init__.py").write_text(fake_bcc)
+    (tmp_path / "report.py").write_text(script)
     out = tmp_path / "report.c"
     env = {"PYTHONPATH": f"{tmp_path / 'shim'}:{tmp_path / 'fake'}", "HARNESS_EXTRACT_OUT": str(out)}
     proc = subprocess.run([sys.executable, str(tmp_path / "report.py")], env=env, capture_output=True,
                           text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr        # the alarm ends the endless loop
-    text = out.read_text()
+    assert proc.returncode == 0, proc.stderr        # an alarm ends a script's endless loop
+    return out.read_text()
+
+
+def test_recorder_writes_the_text_and_the_types_its_calls_give(tmp_path):
+    text = record(tmp_path, SCRIPT)
     assert text.startswith("// CFLAGS: -DX=1\n\nint drop_udp(")
     program, _, calls = text.partition("// ATTACH-CALL:")
     assert program.endswith("// PROG: drop_udp socket_filter\n// PROG: on_open kprobe\n")

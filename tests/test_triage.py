@@ -97,19 +97,9 @@ def test_recorded_attach_calls_become_attach_points_and_the_rest_are_named(tmp_p
     oracle can attach is an ATTACH line, --attach and bcc's kprobe__ names win, and every other call is
     named with why (a regex, a list, a uprobe, a second point, a function not in the text)."""
     from harness.report_attach import Unusable
-    sys.path.insert(0, str(ROOT / "harness" / "guest"))
-    import mode_extract
-    (tmp_path / "shim").mkdir()
-    (tmp_path / "shim" / "sitecustomize.py").write_text(mode_extract.EXTRACT_SHIM)
-    (tmp_path / "fake" / "bcc").mkdir(parents=True)
-    (tmp_path / "fake" / "bcc" / "__init__.py").write_text(FAKE_BCC)
-    (tmp_path / "report.py").write_text(ATTACHING_REPORT)
-    out = tmp_path / "report.c"
-    env = {"PYTHONPATH": f"{tmp_path / 'shim'}:{tmp_path / 'fake'}", "HARNESS_EXTRACT_OUT": str(out)}
-    proc = subprocess.run([sys.executable, str(tmp_path / "report.py")], env=env, capture_output=True,
-                          text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    case, skipped = triage.report_case(out.read_text(), "report", tmp_path / "cases",
+    from test_extract_shim import record
+    text = record(tmp_path, ATTACHING_REPORT, FAKE_BCC)
+    case, skipped = triage.report_case(text, "report", tmp_path / "cases",
                                        ["on_open_done kretprobe vfs_open"])
     assert sorted(case.attach) == [("kprobe__do_sys_openat2", "kprobe", "do_sys_openat2"),
                                    ("on_enter", "raw_tracepoint", "sys_enter"),
