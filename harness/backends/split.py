@@ -20,12 +20,14 @@ import shutil
 import subprocess
 import tarfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 from ..images.store import Image, Recipe, ensure
 from ..interrupt import stop_requested
 from ..progress import Progress
+from .compile_shards import in_shards
 from .base import GuestJob, GuestRun, guest_dir_name, new_guest_input, write_input, write_program_input
 from ..lifetime import die_with_harness
 from .qemu import QemuBackend
@@ -242,11 +244,12 @@ class SplitBackend:
         refused = _refuse_unsafe_flags(inp, untrusted)
         progress(f"cell {job.cell_name}", 0, len(job.cases), "compiling on the host")
         t0 = time.monotonic()
-        out, problem = run_sandboxed(job.rewriter, job.kernel, pers, inp, job.workdir, "compile",
-                                     len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK),
-                                     untrusted=bool(untrusted),
-                                     finished=lambda n: progress(f"cell {job.cell_name}", n, len(job.cases),
-                                                                 "compiling on the host"))
+        timeout = len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK)
+        out, problem = in_shards(
+            inp, job.workdir, "compile",
+            lambda shard_in, name, finished: run_sandboxed(job.rewriter, job.kernel, pers, shard_in, job.workdir,
+                                                           name, timeout, bool(untrusted), finished),
+            lambda n: progress(f"cell {job.cell_name}", n, len(job.cases), "compiling on the host"))
         for name, error in refused.items():     # answered as the runner answers a program that fails
             (out / name).mkdir(exist_ok=True)
             (out / name / "result.json").write_text(json.dumps({"id": name, "compiled": False, "error": error,
@@ -265,7 +268,9 @@ class SplitBackend:
         kernel = jobs[0].kernel
         assert all(j.kernel.path == kernel.path for j in jobs), "a group shares one kernel"
         pers = personality(kernel, jobs[0].rewriter, self.qemu, progress)
-        compiled = [self.compile_on_host(job, pers, progress) for job in jobs]
+        # every rewriter's compile at once: the compile slots (compile_shards.py) keep the cores busy
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            compiled = list(pool.map(lambda job: self.compile_on_host(job, pers, progress), jobs))
         group_dir = jobs[0].workdir.parent / f"load-{kernel.path.name}" if len(jobs) > 1 else jobs[0].workdir
         load_in = group_dir / "load-in"
         write_input(jobs[0], mode="load", output_device="/dev/vdd", dest=load_in)
@@ -318,8 +323,11 @@ class SplitBackend:
                                         "cflags": e["cflags"], "tables": e["tables"]})
         compile_in = write_program_input(workdir / "compile-in", "compile", compile_entries, sources, "")
         progress(task, 0, len(entries), "compiling on the host")
-        compiled, problem = run_sandboxed(rewriter, kernel, pers, compile_in, workdir, "compile",
-                                          len(compile_entries) * COMPILE_TIMEOUT_SLACK + 300)
+        timeout = len(compile_entries) * COMPILE_TIMEOUT_SLACK + 300
+        compiled, problem = in_shards(compile_in, workdir, "compile",
+                                      lambda shard_in, name, finished: run_sandboxed(
+                                          rewriter, kernel, pers, shard_in, workdir, name, timeout,
+                                          finished=finished))
         ready, answered = [], {}
         for e in entries:
             bundles = {}

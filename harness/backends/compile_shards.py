@@ -1,0 +1,88 @@
+"""Host compiles in shards that keep every core busy.
+
+One compile sandbox runs its cases one at a time, so a cell (or a kernel group, whose rewriters used to
+compile one after another) kept one core busy while the others waited. A job's cases are dealt round-robin
+into shards, each its own sandbox run, and a process-wide count of slots (one per core) bounds how many
+compile at once across every cell of the run. The shards' outputs are merged into the one output dir a
+single sandbox would have written, so nothing downstream can tell.
+"""
+
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Callable, List, Optional, Tuple
+
+# Fewer cases than this per shard and the sandbox's own start (mounts, cgroup) is not worth a second one.
+MIN_CASES_PER_SHARD = 4
+SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
+
+# run(input dir, name, finished) -> (its output dir, problem or ''); `finished(n)` hears its done count
+RunOne = Callable[[Path, str, Callable[[int], None]], Tuple[Path, str]]
+
+
+def shard_count(cases: int, cores: Optional[int] = None) -> int:
+    return max(1, min(cores or os.cpu_count() or 1, cases // MIN_CASES_PER_SHARD))
+
+
+def deal(cases: List[dict], shards: int) -> List[List[dict]]:
+    """Round-robin, so heavy neighbours (a group of cases on the same big headers) spread out."""
+    return [cases[i::shards] for i in range(shards)]
+
+
+def in_shards(inp: Path, work: Path, name: str, run: RunOne,
+              finished: Callable[[int], None] = lambda n: None) -> Tuple[Path, str]:
+    """Run the compile job of `inp` in shards; returns (work/<name>-out, the shards' problems)."""
+    job = json.loads((inp / "job.json").read_text())
+    parts = deal(job["cases"], shard_count(len(job["cases"])))
+    if len(parts) == 1:
+        with SLOTS:
+            return run(inp, name, finished)
+    done, lock = [0] * len(parts), threading.Lock()
+    outcomes: List[Tuple[Path, str]] = [None] * len(parts)
+
+    def one(k: int) -> None:
+        shard_in = work / f"{name}-in-{k}"
+        if shard_in.exists():
+            shutil.rmtree(shard_in)
+        shutil.copytree(inp, shard_in)
+        (shard_in / "job.json").write_text(json.dumps(dict(job, cases=parts[k]), indent=1))
+
+        def heard(n: int) -> None:
+            with lock:
+                done[k] = n
+                finished(sum(done))
+        try:
+            with SLOTS:
+                outcomes[k] = run(shard_in, f"{name}-{k}", heard)
+        except Exception as e:      # one shard's crash is its cases' trouble (no status), not the others'
+            outcomes[k] = (work / f"{name}-{k}-out", f"compile shard {k} crashed: {e!r}")
+    threads = [threading.Thread(target=one, args=(k,), name=f"{name}-{k}") for k in range(len(parts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    problems = list(dict.fromkeys(p for _, p in outcomes if p))    # "interrupted" once, not per shard
+    return merge_shards([o for o, _ in outcomes], work / f"{name}-out"), "; ".join(problems)
+
+
+def merge_shards(outs: List[Path], dest: Path) -> Path:
+    """Case dirs moved into `dest`, status files joined (each case is in exactly one shard)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    status = []
+    for out in outs:
+        if not out.is_dir():
+            continue
+        for entry in sorted(out.iterdir()):
+            if entry.is_dir():
+                shutil.move(str(entry), dest / entry.name)
+            elif entry.name == "status":
+                status.append(entry.read_text())
+            elif not (dest / entry.name).exists():     # guest.json: the same from every shard
+                shutil.copy(entry, dest / entry.name)
+        shutil.rmtree(out)
+    (dest / "status").write_text("".join(status))
+    return dest

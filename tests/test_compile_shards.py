@@ -1,0 +1,89 @@
+"""Host compiles in shards (backends/compile_shards.py): dealing, the slot bound, merging, failures."""
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from harness.backends import compile_shards
+from harness.backends.compile_shards import deal, in_shards, shard_count
+
+
+def test_shards_are_per_core_and_never_tiny():
+    assert shard_count(3, cores=2) == 1 and shard_count(8, cores=2) == 2 and shard_count(200, cores=2) == 2
+    assert shard_count(9, cores=8) == 2 and shard_count(0, cores=4) == 1
+    cases = [{"id": str(i)} for i in range(7)]
+    parts = deal(cases, 3)
+    assert [[c["id"] for c in p] for p in parts] == [["0", "3", "6"], ["1", "4"], ["2", "5"]]
+    assert sorted(c["id"] for p in parts for c in p) == sorted(c["id"] for c in cases)
+
+
+def _job(tmp_path: Path, n: int) -> Path:
+    inp = tmp_path / "in"
+    (inp / "cases").mkdir(parents=True)
+    (inp / "runner.py").write_text("# the runner rides along in every shard's input\n")
+    (inp / "job.json").write_text(json.dumps({"mode": "compile", "cases": [{"id": f"c{i}"} for i in range(n)]}))
+    return inp
+
+
+def fake_runner(work: Path, busy: list, fail_shard: int = -1):
+    """A stand-in for run_sandboxed: writes what the runner writes, records how many run at once."""
+    lock = threading.Lock()
+
+    def run(inp: Path, name: str, finished):
+        assert (inp / "runner.py").exists()
+        with lock:
+            busy.append(+1)
+        out = work / f"{name}-out"
+        out.mkdir(parents=True)
+        (out / "guest.json").write_text("{}")
+        cases = json.loads((inp / "job.json").read_text())["cases"]
+        for n, case in enumerate(cases, 1):
+            if name.endswith(f"-{fail_shard}") and n == 2:
+                raise OSError("the sandbox went away")
+            (out / case["id"]).mkdir()
+            (out / case["id"] / "result.json").write_text(json.dumps({"id": case["id"]}))
+            with open(out / "status", "a") as f:
+                f.write(f"{case['id']}:exit-0:0.1\n")
+            finished(n)
+            time.sleep(0.02)
+        with lock:
+            busy.append(-1)
+        return out, ""
+    return run
+
+
+def test_shards_run_at_most_one_per_slot_and_merge_into_one_output(tmp_path, monkeypatch):
+    monkeypatch.setattr(compile_shards, "SLOTS", threading.BoundedSemaphore(2))
+    monkeypatch.setattr(compile_shards.os, "cpu_count", lambda: 2)
+    busy, heard = [], []
+    out, problem = in_shards(_job(tmp_path, 10), tmp_path, "compile", fake_runner(tmp_path, busy),
+                             heard.append)
+    assert problem == "" and out == tmp_path / "compile-out"
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"c{i}" for i in range(10)] + ["guest.json", "status"])
+    assert sorted(line.split(":")[0] for line in (out / "status").read_text().splitlines()) == \
+        sorted(f"c{i}" for i in range(10))
+    running = [sum(busy[:i + 1]) for i in range(len(busy))]
+    assert max(running) == 2            # both cores busy, never more than the slots
+    assert heard[-1] == 10 and heard == sorted(heard)
+    assert not (tmp_path / "compile-0-out").exists()
+
+
+def test_a_crashed_shard_costs_only_its_own_cases(tmp_path, monkeypatch):
+    monkeypatch.setattr(compile_shards, "SLOTS", threading.BoundedSemaphore(2))
+    monkeypatch.setattr(compile_shards.os, "cpu_count", lambda: 2)
+    out, problem = in_shards(_job(tmp_path, 8), tmp_path, "compile", fake_runner(tmp_path, [], fail_shard=1),
+                             lambda n: None)
+    assert "compile shard 1 crashed" in problem and "the sandbox went away" in problem
+    done = {line.split(":")[0] for line in (out / "status").read_text().splitlines()}
+    assert {"c0", "c2", "c4", "c6"} <= done and "c3" not in done     # shard 1 got c1, c3, c5, c7
+
+
+def test_few_cases_stay_in_one_sandbox(tmp_path):
+    calls = []
+
+    def run(inp, name, finished):
+        calls.append(name)
+        return tmp_path / f"{name}-out", ""
+    in_shards(_job(tmp_path, 3), tmp_path, "compile", run)
+    assert calls == ["compile"]
