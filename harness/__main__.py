@@ -148,6 +148,8 @@ def main(argv=None) -> int:
     bis.add_argument("--cell", help="whose kernel and suite to use (default: the first default cell)")
     bis.add_argument("--mode", choices=MODES, default="auto")
     bis.add_argument("--oracle", action="store_true", help="run the value oracle at each step too")
+    bis.add_argument("--text", action="store_true",
+                     help="a change of bcc's whole rewritten text counts too, not only class and rewrite sites")
     bis.add_argument("--case-timeout", type=int, default=900)
 
     lint = sub.add_parser("lint", help="parse every case and report annotation errors")

@@ -5,7 +5,15 @@ checked out anywhere), with the terms `same` (behaves as the good end) and `chan
 the candidate from the user's tree (images/source.py: incremental, cached by commit), runs the case on
 the chosen kernel, and compares its signature to the good end's. A step whose build or run is harness
 trouble is skipped, as `git bisect skip` does. The steps are ordinary runs, recorded in the history.
+
+The signature is the class, the rewrite sites (bcc's address expression at each) and the verifier's or
+oracle's verdict. With `text` (`bisect --text`) it also holds a digest of bcc's whole rewritten text, so
+a change that keeps every class and site (a new prologue, a different probe read of a syscall's
+arguments) is found too.
 """
+
+import difflib
+import hashlib
 
 import re
 import subprocess
@@ -29,16 +37,33 @@ class Signature:
     outcome: str                           # the class before XFAIL
     sites: Tuple[Tuple[int, str, str], ...]   # (line, expression, bcc's address expression)
     detail: str                            # verifier category, or the oracle's verdict
+    text: str = ""                         # with --text: digest of bcc's rewritten text ("none" if unrecorded)
 
     def describe(self) -> str:
         where = "; ".join(f"{line}:{expr} -> {addr}" for line, expr, addr in self.sites) or "no rewrite"
-        return f"{self.outcome} [{where}]" + (f" ({self.detail})" if self.detail else "")
+        return (f"{self.outcome} [{where}]" + (f" ({self.detail})" if self.detail else "")
+                + (f" text {self.text}" if self.text else ""))
 
 
-def signature(result: Result) -> Signature:
+def text_digest(text: Optional[str]) -> str:
+    """Twelve hex digits of the rewritten text's SHA-256, or "none" when bcc printed none."""
+    return hashlib.sha256(text.encode()).hexdigest()[:12] if text is not None else "none"
+
+
+def signature(result: Result, text: Optional[Callable[[Result], Optional[str]]] = None) -> Signature:
     return Signature((result.raw_outcome or result.outcome).label,
                      tuple(sorted((s.line, s.text, s.address) for s in result.actual_sites)),
-                     result.verifier_category or (result.oracle.split(":")[0] if result.oracle else ""))
+                     result.verifier_category or (result.oracle.split(":")[0] if result.oracle else ""),
+                     text_digest(text(result)) if text else "")
+
+
+def text_diff(before: Optional[str], after: Optional[str], most: int = 24) -> List[str]:
+    """The first lines of a unified diff of two rewritten texts (what `bisect --text` prints)."""
+    if before is None or after is None:
+        return [] if before == after else [f"rewritten text: {'none' if before is None else 'some'} -> "
+                                           f"{'none' if after is None else 'some'}"]
+    lines = list(difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "after", lineterm="", n=1))
+    return lines[:most] + ([f"... {len(lines) - most} more diff line(s)"] if len(lines) > most else [])
 
 
 @dataclass(frozen=True)
@@ -67,8 +92,10 @@ def _git(repo: str, *args: str) -> str:
 
 
 def bisect(tree: str, good: str, bad: str, evaluate: Callable[[str], Result],
-           say: Callable[[str], None] = lambda _: None) -> BisectOutcome:
-    """`evaluate(commit)` runs the case on that commit's build and returns its result."""
+           say: Callable[[str], None] = lambda _: None,
+           text: Optional[Callable[[Result], Optional[str]]] = None) -> BisectOutcome:
+    """`evaluate(commit)` runs the case on that commit's build and returns its result; `text(result)`,
+    when given, is bcc's rewritten text for it, and then a change of that text is a change too."""
     repo = repository(tree)
     ends = []
     for ref in (good, bad):
@@ -77,7 +104,7 @@ def bisect(tree: str, good: str, bad: str, evaluate: Callable[[str], Result],
         if result.outcome is Outcome.HARNESS:
             raise BisectError(f"the {'good' if ref == good else 'bad'} end {ref} cannot be judged: {result.message}")
         ends.append(Step(commit, _git(repo, "log", "-1", "--format=%s", commit), "same" if ref == good else "changed",
-                         signature(result), result.message))
+                         signature(result, text), result.message))
         say(f"{ref} ({commit[:12]}): {ends[-1].signature.describe()}")
     good_step, bad_step = ends
     if good_step.signature == bad_step.signature:
@@ -100,7 +127,7 @@ def bisect(tree: str, good: str, bad: str, evaluate: Callable[[str], Result],
                 return BisectOutcome(good_step, bad_step, tuple(steps), None, out.strip().splitlines()[0])
             commit = _git(clone, "rev-parse", "BISECT_HEAD")
             result = evaluate(commit)
-            sig = signature(result)
+            sig = signature(result, text)
             term = ("skip" if result.outcome is Outcome.HARNESS
                     else "same" if sig == good_step.signature else "changed")
             steps.append(Step(commit, _git(repo, "log", "-1", "--format=%s", commit), term, sig, result.message))

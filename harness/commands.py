@@ -554,7 +554,7 @@ def cmd_compare(args) -> int:
 
 def cmd_bisect(args) -> int:
     """git bisect over a bcc tree: build each step, run the case, compare with the good end."""
-    from .bisect import BisectError, bisect
+    from .bisect import BisectError, bisect, text_diff
     from .images.tools import ImageError
     from .matrix import Cell
     console = Console()
@@ -571,6 +571,11 @@ def cmd_bisect(args) -> int:
     run = RunDir.create(sys.argv, mode=mode)
     run.record_cases([case])
     stem = args.tree.resolve().name.split(".")[0].split("-")[0] or "bcc"
+    texts = {}      # commit -> bcc's rewritten text, for the diff printed at the end
+
+    def rewritten(result):
+        obs = run.observation(result.cell, result.case_id)
+        return obs.rewritten if obs else None
 
     def evaluate(commit: str):
         spec = matrix.from_source(f"{stem}-{commit[:10]}", str(args.tree), commit, suite=cell.rewriter.suite)
@@ -578,11 +583,14 @@ def cmd_bisect(args) -> int:
         with rich_progress(console) as progress:
             results, _ = run_matrix([step], [case], mode, run, progress, 1, args.case_timeout, True,
                                     {step.name} if args.oracle else set())
-        return next(r for r in results if r.case_id == case.id)
+        result = next(r for r in results if r.case_id == case.id)
+        texts[commit] = rewritten(result)
+        return result
 
     try:
         outcome = bisect(str(args.tree), args.good, args.bad, evaluate,
-                         lambda line: console.print(line, highlight=False, markup=False))
+                         lambda line: console.print(line, highlight=False, markup=False),
+                         rewritten if args.text else None)
     except (BisectError, ImageError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_HARNESS
@@ -594,6 +602,9 @@ def cmd_bisect(args) -> int:
                   highlight=False, markup=False)
     console.print(f"  before: {outcome.good.signature.describe()}\n  after:  {outcome.bad.signature.describe()}\n"
                   f"  {len(outcome.steps)} step(s); results: {run.path}", highlight=False, markup=False)
+    if args.text:
+        for line in text_diff(texts.get(outcome.good.commit), texts.get(sha)):
+            console.print(f"  {line}", highlight=False, markup=False)
     (run.path / "bisect.json").write_text(json.dumps({"first": sha, "subject": subject, "case": case.id,
                                                       "steps": [[s.commit, s.term, s.signature.describe()]
                                                                 for s in outcome.steps]}, indent=1))

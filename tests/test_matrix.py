@@ -8,7 +8,8 @@ from harness.matrix import MatrixError, load_matrix
 def test_matrix_has_four_packaged_rewriters_and_four_kernels():
     m = load_matrix()
     assert [n for n, r in m.rewriters.items() if not r.source] == ["bcc-0.18", "bcc-0.26", "bcc-0.31", "bcc-0.37"]
-    assert [n for n, r in m.rewriters.items() if r.source] == ["bcc-src-0.31", "bcc-src-0.31+fix", "bcc-upstream"]
+    assert [n for n, r in m.rewriters.items() if r.source] == ["bcc-src-0.31", "bcc-src-0.31+fix", "bcc-src-master",
+                                                                  "bcc-upstream"]
     assert [k.suite for k in m.kernels.values()] == ["bullseye", "bookworm", "trixie", "sid"]
     assert len(m.select(["all"])) == 16
     assert [c.name for c in m.select(["bcc-0.31@linux-5.10"])] == ["bcc-0.31@linux-5.10"]

@@ -179,6 +179,42 @@ def test_bisect_names_the_first_commit_that_changes_and_the_fix_the_other_way_ro
     assert same.first is None and "no behaviour change" in same.note
 
 
+def test_bisect_text_finds_a_change_of_the_rewritten_text_that_keeps_class_and_sites(repo):
+    """A commit that changes only bcc's prologue: invisible to the class and sites, found with --text."""
+    (repo / "README").write_text("docs\n")
+    git(repo, "commit", "-qam", "docs: unrelated")
+    (repo / "src/rewriter.cc").write_text("int rewrite() {\n  prologue();\n  return 1;\n}\n")
+    git(repo, "commit", "-qam", "rewriter: a new prologue")
+    prologue = git(repo, "rev-parse", "HEAD")
+    (repo / "README").write_text("more docs\n")
+    git(repo, "commit", "-qam", "docs: more")
+    texts = {}
+
+    def evaluate(sha):
+        result = _result(Outcome.PASS, "(char *)&t->comm + (1)")
+        result = Result(result.case_id, f"bcc-{sha[:10]}@linux-6.12", result.outcome, result.message,
+                        actual_sites=result.actual_sites)
+        texts[result.cell] = (("#define PROLOGUE\n" if "prologue" in git(repo, "show", f"{sha}:src/rewriter.cc")
+                               else "") + "int f() { return t->comm[1]; }\n")
+        return result
+    blind = bisect(str(repo), "v0.31.0", "HEAD", evaluate)
+    assert blind.first is None and "no behaviour change" in blind.note
+    found = bisect(str(repo), "v0.31.0", "HEAD", evaluate, text=lambda r: texts[r.cell])
+    assert found.first == (prologue, "rewriter: a new prologue")
+    assert found.good.signature.text != found.bad.signature.text and "text " in found.bad.signature.describe()
+    assert all(s.signature.outcome == "PASS" for s in found.steps)
+
+
+def test_text_diff_shows_the_first_lines_that_differ():
+    from harness.bisect import text_diff, text_digest
+    assert text_diff("a\nb\n", "a\nb\n") == []
+    diff = text_diff("a\nb\n", "x\na\nb\n")
+    assert "+x" in diff and diff[0].startswith("--- before")
+    assert text_diff(None, "a") == ["rewritten text: none -> some"]
+    assert len(text_diff("", "\n".join(map(str, range(100))), most=5)) == 6
+    assert text_digest(None) == "none" and len(text_digest("x")) == 12
+
+
 def test_the_library_installed_is_the_one_the_build_links_now_not_an_older_builds(tmp_path):
     """Each commit past a tag names its library libbcc.so.0.31.0+<sha>, and older ones stay beside it."""
     from harness.images.source import MULTIARCH, PY_BCC, install_build
