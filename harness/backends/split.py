@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
+from .. import shared_clang
 from ..images.store import Image, Recipe, ensure
 from ..interrupt import stop_requested
 from ..progress import Progress
@@ -201,6 +202,21 @@ def _count_lines(path: Path) -> int:
         return 0
 
 
+def enable_shared_headers(inp: Path, rewriter: Image, verify: bool) -> bool:
+    """Ask the runner to share header parsing (guest/shared_headers.py): put the clang matching the
+    rewriter's libclang-cpp in its input. False (and nothing shared) when no such clang exists."""
+    image = shared_clang.clang_image(rewriter)
+    if image is None:
+        return False
+    (inp / "clang").mkdir(exist_ok=True)
+    shutil.copy(shared_clang.binary(image.path), inp / "clang" / "clang")
+    job = json.loads((inp / "job.json").read_text())
+    job["share_headers"] = {"clang": "/run/harness/in/clang/clang", "verify": verify,
+                            "workdir": "/tmp/shared-headers"}
+    (inp / "job.json").write_text(json.dumps(job, indent=1))
+    return True
+
+
 def note_limits(out: Path, hit: List[str]) -> None:
     """Say in every failed compile's result that the cgroup's caps were reached, so the verdict names
     the cause (bcc itself only reports the failed map creation or dies)."""
@@ -234,14 +250,17 @@ class SplitBackend:
     name = "split"
     groups_by_kernel = True     # run_group: one loading boot per kernel for all its rewriters
 
-    def __init__(self, qemu: QemuBackend = None):
+    def __init__(self, qemu: QemuBackend = None, share_headers: str = ""):
         self.qemu = qemu or QemuBackend()
+        self.share_headers = share_headers     # "", "on" or "verify" (guest/shared_headers.py)
 
     def compile_on_host(self, job: GuestJob, pers: Image, progress: Progress) -> Tuple[Path, float, str]:
         """Run the runner in compile mode in the sandbox; returns (its output dir, seconds, problem)."""
         inp = write_input(job, mode="compile", dest=job.workdir / "compile-in")
         untrusted = {guest_dir_name(c) for c in job.cases if untrusted_case(c)}
         refused = _refuse_unsafe_flags(inp, untrusted)
+        if self.share_headers and not untrusted:
+            enable_shared_headers(inp, job.rewriter, verify=self.share_headers == "verify")
         progress(f"cell {job.cell_name}", 0, len(job.cases), "compiling on the host")
         t0 = time.monotonic()
         timeout = len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK)
