@@ -18,6 +18,7 @@ Results are merged into the same per-case files guest mode writes, so observatio
 import json
 import shutil
 import subprocess
+import sys
 import tarfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -217,6 +218,19 @@ def enable_shared_headers(inp: Path, rewriter: Image, verify: bool) -> bool:
     return True
 
 
+def shared_header_notes(out: Path) -> Dict[str, dict]:
+    """What header sharing did for each case of a compile output dir (result.json's shared_headers)."""
+    notes = {}
+    for result_path in sorted(out.glob("*/result.json")):
+        try:
+            note = json.loads(result_path.read_text()).get("shared_headers")
+        except (OSError, ValueError):
+            continue
+        if note:
+            notes[result_path.parent.name] = note
+    return notes
+
+
 def note_limits(out: Path, hit: List[str]) -> None:
     """Say in every failed compile's result that the cgroup's caps were reached, so the verdict names
     the cause (bcc itself only reports the failed map creation or dies)."""
@@ -269,6 +283,10 @@ class SplitBackend:
             lambda shard_in, name, finished: run_sandboxed(job.rewriter, job.kernel, pers, shard_in, job.workdir,
                                                            name, timeout, bool(untrusted), finished),
             lambda n: progress(f"cell {job.cell_name}", n, len(job.cases), "compiling on the host"))
+        differing = [name for name, note in shared_header_notes(out).items() if note.get("differs")]
+        if differing:
+            print(f"warning: {job.cell_name}: shared headers changed what bcc produced for {', '.join(differing)}; "
+                  f"their unshared compiles are kept", file=sys.stderr)
         for name, error in refused.items():     # answered as the runner answers a program that fails
             (out / name).mkdir(exist_ok=True)
             (out / name / "result.json").write_text(json.dumps({"id": name, "compiled": False, "error": error,
