@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.guest.shared_headers import (Sharing, cc1_args, compile_dir, differs, include_lines, pch_argv,
+from harness.guest.shared_headers import (Sharing, cc1_args, compile_dir, differs, include_lines, pch_argv, plan,
                                           set_key)
 from harness.images.store import Image
 from harness.shared_clang import clang_package, installed_version
@@ -39,11 +39,21 @@ def test_include_set_is_the_leading_includes_only():
 
 def test_key_depends_on_includes_and_cflags_not_on_the_rest():
     other_body = PROGRAM.replace("return 0", "return 1").replace("// CASE: something", "// CASE: else")
-    assert set_key(PROGRAM, []) == set_key(other_body, [])
-    assert set_key(PROGRAM, []) != set_key(PROGRAM, ["-DFOO=1"])
-    assert set_key(PROGRAM, []) != set_key(PROGRAM.replace("net/sock.h", "net/tcp.h"), [])
-    assert set_key("int x;\n", []) == ""                     # nothing to share
-    assert set_key(PROGRAM, ["-DMSG=a b"]) == ""              # bcc prints cc1 args unquoted
+    key = set_key(include_lines(PROGRAM), [])
+    assert key == set_key(include_lines(other_body), [])
+    assert key != set_key(include_lines(PROGRAM), ["-DFOO=1"])
+    assert key != set_key(include_lines(PROGRAM.replace("net/sock.h", "net/tcp.h")), [])
+    assert set_key([], []) == ""                                      # nothing to share
+    assert set_key(include_lines(PROGRAM), ["-DMSG=a b"]) == ""       # bcc prints cc1 args unquoted
+
+
+def test_plan_takes_the_longest_prefix_another_case_shares():
+    sched, fs, sock = "#include <linux/sched.h>", "#include <linux/fs.h>", "#include <net/sock.h>"
+    chosen = plan([("a", [sched], []), ("b", [sched, fs], []), ("c", [sched, fs, sock], []),
+                   ("d", [sock], []), ("e", [sched], ["-DX=1"])])
+    assert chosen["a"] == (set_key([sched], []), [sched])
+    assert chosen["b"][1] == chosen["c"][1] == [sched, fs]
+    assert "d" not in chosen and "e" not in chosen     # no other case starts the same (cflags count)
 
 
 def test_cc1_line_is_read_back_with_its_quotes():
@@ -86,7 +96,7 @@ def test_differs_ignores_only_the_cc1_line(tmp_path):
     assert differs(shared, other) == "instructions and maps"
 
 
-def test_only_include_sets_of_two_or_more_cases_share(tmp_path):
+def test_the_first_case_of_a_set_builds_after_its_compile_the_others_use_it(tmp_path):
     (tmp_path / "cases").mkdir()
     texts = {"a": "#include <linux/sched.h>\nint a;\n", "b": "#include <linux/sched.h>\nint b;\n",
              "c": "#include <linux/fs.h>\nint c;\n"}
@@ -95,9 +105,9 @@ def test_only_include_sets_of_two_or_more_cases_share(tmp_path):
         (tmp_path / "cases" / f"{name}.c").write_text(text)
         cases.append({"id": name, "file": f"cases/{name}.c", "cflags": []})
     sharing = Sharing(str(tmp_path), {"clang": "/c", "verify": True}, cases, None, None)
-    assert set(sharing.keys) == {"a", "b"}
-    assert sharing.before(cases[0]) == dict(cases[0], canon=True)    # first of its set: compiled plain
-    sharing.pch[sharing.keys["a"]] = "/tmp/x.pch"
+    assert set(sharing.plan) == {"a", "b"}
+    assert sharing.before(cases[0]) == dict(cases[0], canon=True)    # no cc1 line known yet: plain
+    sharing.pch[sharing.plan["a"][0]] = "/tmp/x.pch"
     assert sharing.before(cases[1])["pch"] == "/tmp/x.pch"
     assert sharing.before(cases[2]) == dict(cases[2], canon=False)
 

@@ -42,13 +42,32 @@ def include_lines(text):
     return lines
 
 
-def set_key(text, cflags):
-    """The include set's key within a cell, or '' when the case cannot share: no leading include, or a
-    cflag with white space (bcc prints its cc1 line unquoted, so it could not be read back)."""
-    lines = include_lines(text)
+def set_key(lines, cflags):
+    """An include set's key within a cell, or '' when it cannot be shared: no include, or a cflag with
+    white space (bcc prints its cc1 line unquoted, so it could not be read back)."""
     if not lines or any(re.search(r"\s", f) for f in cflags):
         return ""
-    return hashlib.sha256(json.dumps([lines, list(cflags)]).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps([list(lines), list(cflags)]).encode()).hexdigest()[:16]
+
+
+def plan(entries):
+    """{case id: (key, include lines)} for (id, include lines, cflags) entries: each case takes the
+    longest prefix of its include lines that another case of the cell starts with too (its other
+    includes are parsed as before, after the PCH); a case sharing no prefix is left out."""
+    counts = {}
+    for _, lines, cflags in entries:
+        for k in range(1, len(lines) + 1):
+            key = set_key(lines[:k], cflags)
+            if key:
+                counts[key] = counts.get(key, 0) + 1
+    chosen = {}
+    for cid, lines, cflags in entries:
+        for k in range(len(lines), 0, -1):
+            key = set_key(lines[:k], cflags)
+            if key and counts[key] > 1:
+                chosen[cid] = (key, lines[:k])
+                break
+    return chosen
 
 
 def cc1_args(log_text):
@@ -148,63 +167,69 @@ def canonical_program(b, lib, names):
 
 
 class Sharing:
-    """The runner's side (compile mode, job["share_headers"]): the first case of an include set used by
-    two or more cases compiles as before and its cc1 line builds the set's PCH; the others compile with
-    it. With verify, each of those is compiled again without it (in a work dir) and any difference in
-    rewritten text, instructions or maps puts the unshared result in its place and says why."""
+    """The runner's side (compile mode, job["share_headers"]). bcc's cc1 line depends on the cflags, not
+    on the program: the first case of each cflags compiles as before and gives it. A case whose include
+    set has no PCH yet gets one built first, when that line is known (else right after its own plain
+    compile, for the next cases). With verify, each case compiled with a PCH is compiled again without
+    it (in a work dir), and any difference in rewritten text, instructions or maps puts the unshared
+    result in its place and says why."""
 
     def __init__(self, inp, options, cases, fork_child, wait_child):
         self.clang = options["clang"]
         self.verify = bool(options.get("verify"))
         self.work = options.get("workdir", "/tmp/shared-headers")
         self.fork_child, self.wait_child = fork_child, wait_child
-        self.keys, self.lines, counts = {}, {}, {}
+        entries = []
         for case in cases:
             with open(os.path.join(inp, case["file"])) as f:
-                text = f.read()
-            key = set_key(text, case.get("cflags", []))
-            if key:
-                self.keys[case["id"]], self.lines[key] = key, include_lines(text)
-                counts[key] = counts.get(key, 0) + 1
-        self.keys = {cid: key for cid, key in self.keys.items() if counts[key] > 1}
-        self.pch, self.failed, self.remaps = {}, {}, None
+                entries.append((case["id"], include_lines(f.read()), case.get("cflags", [])))
+        self.plan = plan(entries)
+        self.pch, self.failed, self.cc1, self.built, self.remaps = {}, {}, {}, {}, None
 
     def before(self, case):
-        key = self.keys.get(case["id"])
-        if key and key in self.pch:
+        key = (self.plan.get(case["id"]) or ("",))[0]
+        flags = json.dumps(case.get("cflags", []))
+        if key and key not in self.pch and key not in self.failed and flags in self.cc1:
+            self.built[case["id"]] = self._build(key, self.cc1[flags])
+        if key in self.pch:
             return dict(case, pch=self.pch[key], canon=self.verify)
         return dict(case, canon=self.verify and bool(key))
 
     def after(self, case, case_out, arg, timeout):
-        key = self.keys.get(case["id"])
-        if not key:
+        if case["id"] not in self.plan:
             return
+        key = self.plan[case["id"]][0]
+        note = {"used": bool(case.get("pch")), "key": key}
+        note.update(self.built.pop(case["id"], {}))
         if case.get("pch"):
-            note = {"used": True, "key": key}
             if self.verify:
                 note.update(self._verify(case, case_out, arg, timeout))
-        elif key in self.failed:
-            note = {"used": False, "key": key, "error": self.failed[key]}
         else:
-            note = {"used": False, "key": key}
-            note.update(self._build(key, case_out))
+            flags = json.dumps(case.get("cflags", []))
+            if flags not in self.cc1:
+                with open(os.path.join(case_out, "compile.log"), errors="replace") as f:
+                    cc1 = cc1_args(f.read())
+                if cc1 is not None:
+                    self.cc1[flags] = cc1
+            if key not in self.pch and key not in self.failed:
+                note.update(self._build(key, self.cc1.get(flags)))
+            if key in self.failed:
+                note["error"] = self.failed[key]
         _note(case_out, note)
 
-    def _build(self, key, case_out):
-        with open(os.path.join(case_out, "compile.log"), errors="replace") as f:
-            cc1 = cc1_args(f.read())
-        if cc1 is None:
-            self.failed[key] = "no cc1 line in the first case's compile.log"
-            return {"error": self.failed[key]}
+    def _build(self, key, cc1):
+        if cc1 is None:         # no compile of these cflags printed one yet: a later case may
+            return {}
         os.makedirs(self.work, exist_ok=True)
         if self.remaps is None:
             self.remaps = self._virtual_files()
-        path, seconds, error = build_pch(self.clang, cc1, self.lines[key], key, self.work, self.remaps)
+        lines = [v[1] for v in self.plan.values() if v[0] == key][0]
+        path, seconds, error = build_pch(self.clang, cc1, lines, key, self.work, self.remaps)
         if error:
             self.failed[key] = error
-            return {"error": error, "pch_build": seconds}
+            return {"pch_build": seconds}
         self.pch[key] = path
-        return {"pch_build": seconds}
+        return {"pch_build": seconds, "pch_bytes": os.path.getsize(path)}
 
     def _virtual_files(self):
         """Read in a child, so the runner itself never loads libbcc (its children stay as before)."""
