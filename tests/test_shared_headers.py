@@ -150,3 +150,14 @@ def test_shared_headers_compile_byte_identical(tmp_path):
     for name in ("talk__count_sched_prev_pid", "talk__count_sched_manual_read"):
         assert notes[name]["used"] and notes[name]["verified"], notes[name]
         assert "-include-pch" in (out / name / "compile.log").read_text().splitlines()[0]
+
+
+def test_shards_keep_include_groups_together_where_balance_allows():
+    from harness.backends.compile_shards import deal_grouped
+    cases = [{"id": f"a{i}", "g": "a"} for i in range(6)] + [{"id": f"b{i}", "g": "b"} for i in range(2)] + \
+            [{"id": f"c{i}", "g": "c"} for i in range(2)]
+    parts = deal_grouped(cases, 2, lambda c: c["g"])
+    assert sorted(len(p) for p in parts) == [5, 5]
+    assert sorted(c["id"] for p in parts for c in p) == sorted(c["id"] for c in cases)
+    for group in ("b", "c"):                     # small groups are never split
+        assert sum(any(c["g"] == group for c in p) for p in parts) == 1

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 from .. import shared_clang
+from ..guest.shared_headers import include_lines
 from ..images.store import Image, Recipe, ensure
 from ..interrupt import stop_requested
 from ..progress import Progress
@@ -218,6 +219,14 @@ def enable_shared_headers(inp: Path, rewriter: Image, verify: bool) -> bool:
     return True
 
 
+def include_group(inp: Path):
+    """A case's first #include line and cflags: cases that can share a PCH have the same."""
+    def group_of(case: dict) -> str:
+        lines = include_lines((inp / case["file"]).read_text(errors="replace"))
+        return json.dumps([lines[:1], case.get("cflags", [])])
+    return group_of
+
+
 def shared_header_notes(out: Path) -> Dict[str, dict]:
     """What header sharing did for each case of a compile output dir (result.json's shared_headers)."""
     notes = {}
@@ -273,8 +282,8 @@ class SplitBackend:
         inp = write_input(job, mode="compile", dest=job.workdir / "compile-in")
         untrusted = {guest_dir_name(c) for c in job.cases if untrusted_case(c)}
         refused = _refuse_unsafe_flags(inp, untrusted)
-        if self.share_headers and not untrusted:
-            enable_shared_headers(inp, job.rewriter, verify=self.share_headers == "verify")
+        shared = bool(self.share_headers and not untrusted and
+                      enable_shared_headers(inp, job.rewriter, verify=self.share_headers == "verify"))
         progress(f"cell {job.cell_name}", 0, len(job.cases), "compiling on the host")
         t0 = time.monotonic()
         timeout = len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK)
@@ -282,7 +291,8 @@ class SplitBackend:
             inp, job.workdir, "compile",
             lambda shard_in, name, finished: run_sandboxed(job.rewriter, job.kernel, pers, shard_in, job.workdir,
                                                            name, timeout, bool(untrusted), finished),
-            lambda n: progress(f"cell {job.cell_name}", n, len(job.cases), "compiling on the host"))
+            lambda n: progress(f"cell {job.cell_name}", n, len(job.cases), "compiling on the host"),
+            group_of=include_group(inp) if shared else None)
         differing = [name for name, note in shared_header_notes(out).items() if note.get("differs")]
         if differing:
             print(f"warning: {job.cell_name}: shared headers changed what bcc produced for {', '.join(differing)}; "
