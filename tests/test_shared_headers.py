@@ -26,6 +26,8 @@ PROGRAM = """// CASE: something
 int f(void) { return 0; }
 """
 
+ANGLED = PROGRAM.replace('"local.h"', "<local.h>")
+
 CC1 = ("clang -cc1 -triple x86_64-unknown-linux-gnu -emit-llvm-bc -emit-llvm-uselists -disable-free "
        "-main-file-name main.c -resource-dir lib/clang/14.0.6 -include /virtual/include/bcc/helpers.h "
        "-D KBUILD_MODNAME=\"bcc\" -fdebug-compilation-dir=/usr/src/linux-headers-6.1.0-50-common "
@@ -33,18 +35,20 @@ CC1 = ("clang -cc1 -triple x86_64-unknown-linux-gnu -emit-llvm-bc -emit-llvm-use
 
 
 def test_include_set_is_the_leading_includes_only():
-    assert include_lines(PROGRAM) == ["#include <linux/sched.h>", '#include "local.h"', "#include <net/sock.h>"]
+    assert include_lines(PROGRAM) == ["#include <linux/sched.h>"]       # a "..." include ends the set
+    assert include_lines(PROGRAM.replace('"local.h"', "<local.h>")) == [
+        "#include <linux/sched.h>", "#include <local.h>", "#include <net/sock.h>"]
     assert include_lines("int x;\n#include <linux/sched.h>\n") == []
 
 
 def test_key_depends_on_includes_and_cflags_not_on_the_rest():
-    other_body = PROGRAM.replace("return 0", "return 1").replace("// CASE: something", "// CASE: else")
-    key = set_key(include_lines(PROGRAM), [])
+    other_body = ANGLED.replace("return 0", "return 1").replace("// CASE: something", "// CASE: else")
+    key = set_key(include_lines(ANGLED), [])
     assert key == set_key(include_lines(other_body), [])
-    assert key != set_key(include_lines(PROGRAM), ["-DFOO=1"])
-    assert key != set_key(include_lines(PROGRAM.replace("net/sock.h", "net/tcp.h")), [])
+    assert key != set_key(include_lines(ANGLED), ["-DFOO=1"])
+    assert key != set_key(include_lines(ANGLED.replace("net/sock.h", "net/tcp.h")), [])
     assert set_key([], []) == ""                                      # nothing to share
-    assert set_key(include_lines(PROGRAM), ["-DMSG=a b"]) == ""       # bcc prints cc1 args unquoted
+    assert set_key(include_lines(ANGLED), ["-DMSG=a b"]) == ""       # bcc prints cc1 args unquoted
 
 
 def test_plan_takes_the_longest_prefix_another_case_shares():

@@ -2,9 +2,9 @@
 
 bcc parses the kernel headers three times per program (its tracepoint pass, the rewrite pass and the
 final compile). Cases of one cell that start with the same #include lines and have the same cflags
-share a PCH of those headers, built once by a clang of exactly the LLVM libbcc links, with the cc1
-options bcc itself printed (DEBUG_PREPROCESSOR) for the first case of the set. The case is then
-compiled by bcc as before, with `-include-pch` added to its cflags.
+share a PCH of the longest such prefix, built once by a clang of exactly the LLVM libbcc links, with
+the cc1 options bcc itself printed (DEBUG_PREPROCESSOR) for the first case of those cflags. The case
+is then compiled by bcc as before, with `-include-pch` added to its cflags.
 
 Two details make clang accept the PCH inside bcc:
 - bcc's own headers (helpers.h, bpf.h, ...) exist only in libbcc's memory; they are read out of the
@@ -23,7 +23,9 @@ import re
 import subprocess
 import time
 
-INCLUDE = re.compile(r'\s*#\s*include\s*([<"][^>"]+[>"])\s*$')
+# <...> only: a "..." include is looked up first beside the including file, which differs between
+# bcc's /virtual/main.c and the PCH's header, so it ends the set
+INCLUDE = re.compile(r'\s*#\s*include\s*(<[^>]+>)\s*$')
 COMMENT = re.compile(r"\s*(//.*|/\*.*\*/\s*)?$")
 # what a compile's own cc1 line has that a PCH build must not: its action, output and input
 DROP = {"-emit-llvm-bc", "-emit-llvm-uselists"}
