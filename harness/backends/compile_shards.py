@@ -31,11 +31,32 @@ def deal(cases: List[dict], shards: int) -> List[List[dict]]:
     return [cases[i::shards] for i in range(shards)]
 
 
+def deal_grouped(cases: List[dict], shards: int, group_of: Callable[[dict], str]) -> List[List[dict]]:
+    """Shards of near-equal size that split as few groups as they can: with shared headers, every shard
+    a group reaches builds that group's PCH again. Largest groups first, each into the emptiest shard,
+    a group larger than that shard's room split at the room."""
+    groups: dict = {}
+    for case in cases:
+        groups.setdefault(group_of(case), []).append(case)
+    room = -(-len(cases) // shards)
+    parts: List[List[dict]] = [[] for _ in range(shards)]
+    for members in sorted(groups.values(), key=len, reverse=True):
+        while members:
+            part = min(parts, key=len)
+            take = max(1, room - len(part))
+            part += members[:take]
+            members = members[take:]
+    return [p for p in parts if p]
+
+
 def in_shards(inp: Path, work: Path, name: str, run: RunOne,
-              finished: Callable[[int], None] = lambda n: None) -> Tuple[Path, str]:
-    """Run the compile job of `inp` in shards; returns (work/<name>-out, the shards' problems)."""
+              finished: Callable[[int], None] = lambda n: None,
+              group_of: Optional[Callable[[dict], str]] = None) -> Tuple[Path, str]:
+    """Run the compile job of `inp` in shards; returns (work/<name>-out, the shards' problems).
+    group_of: keep cases of one group together where balance allows (deal_grouped)."""
     job = json.loads((inp / "job.json").read_text())
-    parts = deal(job["cases"], shard_count(len(job["cases"])))
+    count = shard_count(len(job["cases"]))
+    parts = deal_grouped(job["cases"], count, group_of) if group_of else deal(job["cases"], count)
     if len(parts) == 1:
         with SLOTS:
             return run(inp, name, finished)

@@ -18,12 +18,15 @@ Results are merged into the same per-case files guest mode writes, so observatio
 import json
 import shutil
 import subprocess
+import sys
 import tarfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
+from .. import shared_clang
+from ..guest.shared_headers import include_lines
 from ..images.store import Image, Recipe, ensure
 from ..interrupt import stop_requested
 from ..progress import Progress
@@ -201,6 +204,42 @@ def _count_lines(path: Path) -> int:
         return 0
 
 
+def enable_shared_headers(inp: Path, rewriter: Image, verify: bool) -> bool:
+    """Ask the runner to share header parsing (guest/shared_headers.py): put the clang matching the
+    rewriter's libclang-cpp in its input. False (and nothing shared) when no such clang exists."""
+    image = shared_clang.clang_image(rewriter)
+    if image is None:
+        return False
+    (inp / "clang").mkdir(exist_ok=True)
+    shutil.copy(shared_clang.binary(image.path), inp / "clang" / "clang")
+    job = json.loads((inp / "job.json").read_text())
+    job["share_headers"] = {"clang": "/run/harness/in/clang/clang", "verify": verify,
+                            "workdir": "/tmp/shared-headers"}
+    (inp / "job.json").write_text(json.dumps(job, indent=1))
+    return True
+
+
+def include_group(inp: Path):
+    """A case's first #include line and cflags: cases that can share a PCH have the same."""
+    def group_of(case: dict) -> str:
+        lines = include_lines((inp / case["file"]).read_text(errors="replace"))
+        return json.dumps([lines[:1], case.get("cflags", [])])
+    return group_of
+
+
+def shared_header_notes(out: Path) -> Dict[str, dict]:
+    """What header sharing did for each case of a compile output dir (result.json's shared_headers)."""
+    notes = {}
+    for result_path in sorted(out.glob("*/result.json")):
+        try:
+            note = json.loads(result_path.read_text()).get("shared_headers")
+        except (OSError, ValueError):
+            continue
+        if note:
+            notes[result_path.parent.name] = note
+    return notes
+
+
 def note_limits(out: Path, hit: List[str]) -> None:
     """Say in every failed compile's result that the cgroup's caps were reached, so the verdict names
     the cause (bcc itself only reports the failed map creation or dies)."""
@@ -234,14 +273,17 @@ class SplitBackend:
     name = "split"
     groups_by_kernel = True     # run_group: one loading boot per kernel for all its rewriters
 
-    def __init__(self, qemu: QemuBackend = None):
+    def __init__(self, qemu: QemuBackend = None, share_headers: str = ""):
         self.qemu = qemu or QemuBackend()
+        self.share_headers = share_headers     # "", "on" or "verify" (guest/shared_headers.py)
 
     def compile_on_host(self, job: GuestJob, pers: Image, progress: Progress) -> Tuple[Path, float, str]:
         """Run the runner in compile mode in the sandbox; returns (its output dir, seconds, problem)."""
         inp = write_input(job, mode="compile", dest=job.workdir / "compile-in")
         untrusted = {guest_dir_name(c) for c in job.cases if untrusted_case(c)}
         refused = _refuse_unsafe_flags(inp, untrusted)
+        shared = bool(self.share_headers and not untrusted and
+                      enable_shared_headers(inp, job.rewriter, verify=self.share_headers == "verify"))
         progress(f"cell {job.cell_name}", 0, len(job.cases), "compiling on the host")
         t0 = time.monotonic()
         timeout = len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK)
@@ -249,7 +291,12 @@ class SplitBackend:
             inp, job.workdir, "compile",
             lambda shard_in, name, finished: run_sandboxed(job.rewriter, job.kernel, pers, shard_in, job.workdir,
                                                            name, timeout, bool(untrusted), finished),
-            lambda n: progress(f"cell {job.cell_name}", n, len(job.cases), "compiling on the host"))
+            lambda n: progress(f"cell {job.cell_name}", n, len(job.cases), "compiling on the host"),
+            group_of=include_group(inp) if shared else None)
+        differing = [name for name, note in shared_header_notes(out).items() if note.get("differs")]
+        if differing:
+            print(f"warning: {job.cell_name}: shared headers changed what bcc produced for {', '.join(differing)}; "
+                  f"their unshared compiles are kept", file=sys.stderr)
         for name, error in refused.items():     # answered as the runner answers a program that fails
             (out / name).mkdir(exist_ok=True)
             (out / name / "result.json").write_text(json.dumps({"id": name, "compiled": False, "error": error,

@@ -39,7 +39,8 @@ def run_one(case_path, out, mode="run"):
     try:
         with open(os.path.join(os.path.dirname(case_path), case["file"])) as f:
             text = f.read()
-        b = NoAutoAttach(text=text, debug=DEBUG_PREPROCESSOR | DEBUG_SOURCE, cflags=case.get("cflags", []))
+        cflags = case.get("cflags", []) + (["-include-pch", case["pch"]] if case.get("pch") else [])
+        b = NoAutoAttach(text=text, debug=DEBUG_PREPROCESSOR | DEBUG_SOURCE, cflags=cflags)
     except Exception as e:
         result["error"] = "%s: %s" % (type(e).__name__, e)
         result["timings"]["compile"] = time.monotonic() - t0
@@ -52,6 +53,10 @@ def run_one(case_path, out, mode="run"):
     names = [lib.bpf_function_name(b.module, i).decode() for i in range(lib.bpf_num_functions(b.module))]
     types = case.get("prog_types", {})
     if mode == "compile":
+        if case.get("canon"):       # shared headers' fidelity check (shared_headers.py)
+            from shared_headers import canonical_program
+            with open(os.path.join(out, "canonical.json"), "w") as f:
+                json.dump(canonical_program(b, lib, names), f, sort_keys=True)
         export_bundle(b, lib, names, types, case, out, result)
     else:
         import bpfsys

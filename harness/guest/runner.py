@@ -101,9 +101,15 @@ def run_all(inp, out):
     if mode == "load":      # stdlib only: imported once here, every forked child starts with them
         for name in ("bpfsys", "mode_load"):
             importlib.import_module(name)
+    sharing = None
+    if mode == "compile" and job.get("share_headers"):
+        from shared_headers import Sharing
+        sharing = Sharing(inp, job["share_headers"], cases, fork_child, wait_child)
     status = open(os.path.join(out, "status"), "a")
     disk = OutputDisk(job.get("output_device"))
     for n, case in enumerate(cases, 1):
+        if sharing:
+            case = sharing.before(case)
         case_out = os.path.join(out, case["id"])
         os.makedirs(case_out, exist_ok=True)
         if mode == "load":
@@ -120,6 +126,8 @@ def run_all(inp, out):
         t0 = time.monotonic()
         verdict = wait_child(fork_child(mode, arg, case_out), timeout)
         seconds = time.monotonic() - t0
+        if sharing:
+            sharing.after(case, case_out, arg, timeout)
         status.write("%s:%s:%.3f\n" % (case["id"], verdict, seconds))
         status.flush()
         os.fsync(status.fileno())

@@ -1,0 +1,124 @@
+"""Benchmark: bcc's own compile time with and without shared kernel headers (split mode, compile only).
+
+    python bench/bench_shared_headers.py [CASES...] [--cell NAME ...] [--wall] [--json out.json]
+
+Defaults: the hand-written corpus (cases/ minus cases/tools) in bcc-0.26@linux-6.1 and
+bcc-0.31@linux-6.12. Nothing boots: the compile runs on the host, in the rewriter's sandbox.
+
+One compile per cell with --share-headers=verify, so both variants alternate within one run: each case
+that shares a PCH is compiled with it, then at once without it (guest/shared_headers.py). It prints,
+per case, bcc's compile time (the runner's `compile` timing) without and with sharing and their ratio;
+per cell, the sums (the PCH builds are charged to sharing), their ratio and the fidelity count: cases
+byte-identical with and without (rewritten text and diagnostics, instructions, maps), cases that
+differ (their unshared result is kept), cases not shared (an include set of one case, or none).
+--wall adds, per cell, the compile step's wall time without sharing and with it (not verified), run
+one after the other.
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from harness.backends import qemu, split  # noqa: E402
+from harness.backends.base import GuestJob  # noqa: E402
+from harness.cases import load_cases  # noqa: E402
+from harness.images.build import kernel_image, rewriter_image  # noqa: E402
+from harness.matrix import load_matrix  # noqa: E402
+from harness.progress import silent  # noqa: E402
+
+CELLS = ("bcc-0.26@linux-6.1", "bcc-0.31@linux-6.12")
+
+
+def compile_cell(cell, cases, share: str, work: Path):
+    rewriter, kernel = rewriter_image(cell.rewriter), kernel_image(cell.kernel)
+    pers = split.personality(kernel, rewriter, qemu.QemuBackend(), silent)
+    job = GuestJob(cell.name, rewriter, kernel, tuple(cases), work)
+    work.mkdir(parents=True, exist_ok=True)
+    return split.SplitBackend(share_headers=share).compile_on_host(job, pers, silent)
+
+
+def case_rows(out: Path):
+    """(case, without, with, pch build, note) per case of a verify run's output."""
+    rows = []
+    for path in sorted(out.glob("*/result.json")):
+        result = json.loads(path.read_text())
+        compiled = result.get("timings", {}).get("compile")
+        note = result.get("shared_headers") or {}
+        if compiled is None:
+            continue
+        without = (note.get("unshared_compile") or compiled) if note.get("used") or note.get("differs") else compiled
+        shared = compiled if note.get("used") else without
+        rows.append((path.parent.name, without, shared, note.get("pch_build", 0.0) or 0.0, note))
+    return rows
+
+
+def fidelity(rows) -> dict:
+    count = {"identical": 0, "differs": [], "not_shared": 0, "pch_failed": 0}
+    for name, _, _, _, note in rows:
+        if note.get("verified"):
+            count["identical"] += 1
+        elif note.get("differs"):
+            count["differs"].append(f"{name} ({note['differs']})")
+        else:
+            count["not_shared"] += 1
+            count["pch_failed"] += bool(note.get("error"))
+    return count
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("cases", nargs="*", type=Path)
+    p.add_argument("--cell", action="append")
+    p.add_argument("--wall", action="store_true", help="also time the compile step without and with sharing")
+    p.add_argument("--json", type=Path)
+    args = p.parse_args()
+    cells = load_matrix().select(args.cell or list(CELLS))
+    loaded = load_cases(args.cases or [ROOT / "cases"], ROOT / "cases").cases
+    cases = [c for c in loaded if not c.id.startswith("tools/")]
+    report = {"cases": len(cases), "cells": {}}
+    with tempfile.TemporaryDirectory(prefix="bench-shared-") as tmp:
+        for cell in cells:
+            out, seconds, problem = compile_cell(cell, cases, "verify", Path(tmp) / cell.name / "verify")
+            if problem:
+                print(f"{cell.name}: {problem}", file=sys.stderr)
+            rows = case_rows(out)
+            print(f"\n{cell.name}: {len(rows)} cases (compile step {seconds:.1f} s, verify run)")
+            print(f"{'case':48} {'without':>8} {'with':>8} {'ratio':>6}  fidelity")
+            for name, without, shared, build, note in rows:
+                state = ("identical" if note.get("verified") else f"DIFFERS ({note['differs']})"
+                         if note.get("differs") else "built the PCH" if build else "not shared")
+                print(f"{name[:48]:48} {without:8.2f} {shared:8.2f} {shared / without if without else 0:6.2f}  {state}")
+            total_without = sum(r[1] for r in rows)
+            total_with = sum(r[2] for r in rows)
+            builds = sum(r[3] for r in rows)
+            fid = fidelity(rows)
+            cell_report = {"without_s": total_without, "with_s": total_with, "pch_build_s": builds,
+                           "ratio": (total_with + builds) / total_without if total_without else None,
+                           "fidelity": fid, "verify_run_s": seconds}
+            print(f"sum without {total_without:.1f} s; with {total_with:.1f} s + PCH builds {builds:.1f} s = "
+                  f"{total_with + builds:.1f} s; ratio {cell_report['ratio']:.3f}")
+            print(f"fidelity: {fid['identical']} byte-identical, {len(fid['differs'])} differ "
+                  f"{fid['differs'] or ''}, {fid['not_shared']} not shared ({fid['pch_failed']} PCH build failures)")
+            if args.wall:
+                walls = {}
+                for share in ("", "on"):
+                    t0 = time.monotonic()
+                    compile_cell(cell, cases, share, Path(tmp) / cell.name / (share or "off"))
+                    walls[share or "off"] = time.monotonic() - t0
+                cell_report["wall"] = walls
+                print(f"compile step wall: without {walls['off']:.1f} s, with {walls['on']:.1f} s "
+                      f"(ratio {walls['on'] / walls['off']:.3f})")
+            report["cells"][cell.name] = cell_report
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""Shared kernel headers in split mode's compile: one clang precompiled header (PCH) per include set.
+
+bcc parses the kernel headers three times per program (its tracepoint pass, the rewrite pass and the
+final compile). Cases of one cell that start with the same #include lines and have the same cflags
+share a PCH of the longest such prefix, built once by a clang of exactly the LLVM libbcc links, with
+the cc1 options bcc itself printed (DEBUG_PREPROCESSOR) for the first case of those cflags. The case
+is then compiled by bcc as before, with `-include-pch` added to its cflags.
+
+Two details make clang accept the PCH inside bcc:
+- bcc's own headers (helpers.h, bpf.h, ...) exist only in libbcc's memory; they are read out of the
+  loaded library (virtual_files) and remapped to the same /virtual paths when the PCH is built;
+- clang refuses a PCH whose input files are overridden later (bcc overrides its headers), unless the
+  PCH embeds them: -fmodules-embed-all-files marks every input file transient and embeds it.
+
+Stdlib only (this runs with the rewriter root's python3).
+"""
+
+import ctypes
+import hashlib
+import json
+import os
+import re
+import subprocess
+import time
+
+# <...> only: a "..." include is looked up first beside the including file, which differs between
+# bcc's /virtual/main.c and the PCH's header, so it ends the set
+INCLUDE = re.compile(r'\s*#\s*include\s*(<[^>]+>)\s*$')
+COMMENT = re.compile(r"\s*(//.*|/\*.*\*/\s*)?$")
+# what a compile's own cc1 line has that a PCH build must not: its action, output and input
+DROP = {"-emit-llvm-bc", "-emit-llvm-uselists"}
+
+
+def include_lines(text):
+    """The program's leading #include lines (blank and one-line comment lines may sit between them);
+    the first other line ends the set, so nothing the program defines first is moved after them."""
+    lines = []
+    for line in text.splitlines():
+        m = INCLUDE.match(line)
+        if m:
+            lines.append("#include " + m.group(1))
+        elif not COMMENT.match(line):
+            break
+    return lines
+
+
+def set_key(lines, cflags):
+    """An include set's key within a cell, or '' when it cannot be shared: no include, or a cflag with
+    white space (bcc prints its cc1 line unquoted, so it could not be read back)."""
+    if not lines or any(re.search(r"\s", f) for f in cflags):
+        return ""
+    return hashlib.sha256(json.dumps([list(lines), list(cflags)]).encode()).hexdigest()[:16]
+
+
+def plan(entries):
+    """{case id: (key, include lines)} for (id, include lines, cflags) entries: each case takes the
+    longest prefix of its include lines that another case of the cell starts with too (its other
+    includes are parsed as before, after the PCH); a case sharing no prefix is left out."""
+    counts = {}
+    for _, lines, cflags in entries:
+        for k in range(1, len(lines) + 1):
+            key = set_key(lines[:k], cflags)
+            if key:
+                counts[key] = counts.get(key, 0) + 1
+    chosen = {}
+    for cid, lines, cflags in entries:
+        for k in range(len(lines), 0, -1):
+            key = set_key(lines[:k], cflags)
+            if key and counts[key] > 1:
+                chosen[cid] = (key, lines[:k])
+                break
+    return chosen
+
+
+def cc1_args(log_text):
+    """bcc's cc1 arguments, from the `clang -cc1 ...` line DEBUG_PREPROCESSOR writes first."""
+    for line in log_text.splitlines():
+        if line.startswith("clang -cc1 "):
+            return line.split(" ")[2:]
+    return None
+
+
+def pch_argv(clang, cc1, remaps, header, out):
+    """A PCH build with the options of bcc's compile: same parse, other action, input and output."""
+    args = list(cc1)
+    if "-o" not in args or args[-3:-1] != ["-x", "c"]:
+        raise ValueError("unexpected cc1 line shape: ... %s" % " ".join(args[-4:]))
+    del args[-3:]                       # -x c /virtual/main.c
+    i = args.index("-o")
+    del args[i:i + 2]
+    args = [a for a in args if a not in DROP]
+    remap_args = []
+    for virtual, real in remaps:
+        remap_args += ["-remap-file", "%s;%s" % (virtual, real)]
+    return [clang, "-cc1"] + args + remap_args + ["-fmodules-embed-all-files", "-emit-pch", "-o", out,
+                                                  "-x", "c-header", header]
+
+
+def compile_dir(cc1):
+    """bcc compiles from the kernel's source dir (its -I paths are relative to it)."""
+    for a in cc1:
+        if a.startswith("-fdebug-compilation-dir="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def virtual_files(lib):
+    """bcc's in-memory headers {path: bytes}, read from the loaded libbcc's ExportedFiles maps
+    (std::map<std::string, const char *>, libstdc++'s red-black tree layout on x86-64)."""
+    files = {}
+    for symbol in ("_ZN4ebpf13ExportedFiles8headers_B5cxx11E", "_ZN4ebpf13ExportedFiles8footers_B5cxx11E"):
+        words = ctypes.cast(ctypes.addressof(ctypes.c_char.in_dll(lib, symbol)), ctypes.POINTER(ctypes.c_void_p))
+        found = {}
+        stack = [words[2]]              # header node's parent = the root
+        while stack:
+            node = stack.pop()
+            if not node:
+                continue
+            n = ctypes.cast(node, ctypes.POINTER(ctypes.c_void_p))
+            found[ctypes.string_at(n[4], n[5]).decode()] = ctypes.string_at(n[8])
+            stack += [n[2], n[3]]
+        if len(found) != (words[5] or 0):
+            raise RuntimeError("libbcc's %s: read %d files of %d" % (symbol, len(found), words[5] or 0))
+        files.update(found)
+    return files
+
+
+def write_virtual_files(lib, dest):
+    """bcc's headers as real files under dest, as (virtual path, real path) pairs for -remap-file."""
+    remaps = []
+    for path, content in sorted(virtual_files(lib).items()):
+        real = os.path.join(dest, path.lstrip("/"))
+        os.makedirs(os.path.dirname(real), exist_ok=True)
+        with open(real, "wb") as f:
+            f.write(content)
+        remaps.append((path, real))
+    return remaps
+
+
+def build_pch(clang, cc1, lines, key, workdir, remaps):
+    """Build one include set's PCH; returns (path, seconds, error)."""
+    header = os.path.join(workdir, "%s.h" % key)
+    with open(header, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    out = os.path.join(workdir, "%s.pch" % key)
+    t0 = time.monotonic()
+    try:
+        argv = pch_argv(clang, cc1, remaps, header, out)
+        proc = subprocess.run(argv, cwd=compile_dir(cc1), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, timeout=300)
+    except (ValueError, OSError, subprocess.SubprocessError) as e:
+        return None, time.monotonic() - t0, str(e)
+    if proc.returncode != 0:
+        return None, time.monotonic() - t0, "clang exited %d: %s" % (proc.returncode, proc.stdout[-1500:])
+    return out, time.monotonic() - t0, ""
+
+
+def canonical_program(b, lib, names):
+    """The compiled instructions with map fds replaced by the map's rank (fd numbers depend on what the
+    process had open, not on the compile), plus each map's definition, in that rank order."""
+    import bpfsys
+    raw = {name: b.dump_func(name) for name in names}
+    fds = []
+    for name in names:
+        fds += [fd for fd in bpfsys.map_fds(raw[name]) if fd not in fds]
+    rank = {fd: k for k, fd in enumerate(fds)}
+    return {"insns": {name: bpfsys.patch_map_fds(raw[name], rank).hex() for name in names},
+            "maps": [bpfsys.map_info(fd) for fd in fds]}
+
+
+class Sharing:
+    """The runner's side (compile mode, job["share_headers"]). bcc's cc1 line depends on the cflags, not
+    on the program: the first case of each cflags compiles as before and gives it. A case whose include
+    set has no PCH yet gets one built first, when that line is known (else right after its own plain
+    compile, for the next cases). With verify, each case compiled with a PCH is compiled again without
+    it (in a work dir), and any difference in rewritten text, instructions or maps puts the unshared
+    result in its place and says why."""
+
+    def __init__(self, inp, options, cases, fork_child, wait_child):
+        self.clang = options["clang"]
+        self.verify = bool(options.get("verify"))
+        self.work = options.get("workdir", "/tmp/shared-headers")
+        self.fork_child, self.wait_child = fork_child, wait_child
+        entries = []
+        for case in cases:
+            with open(os.path.join(inp, case["file"])) as f:
+                entries.append((case["id"], include_lines(f.read()), case.get("cflags", [])))
+        self.plan = plan(entries)
+        self.pch, self.failed, self.cc1, self.built, self.remaps = {}, {}, {}, {}, None
+
+    def before(self, case):
+        key = (self.plan.get(case["id"]) or ("",))[0]
+        flags = json.dumps(case.get("cflags", []))
+        if key and key not in self.pch and key not in self.failed and flags in self.cc1:
+            self.built[case["id"]] = self._build(key, self.cc1[flags])
+        if key in self.pch:
+            return dict(case, pch=self.pch[key], canon=self.verify)
+        return dict(case, canon=self.verify and bool(key))
+
+    def after(self, case, case_out, arg, timeout):
+        if case["id"] not in self.plan:
+            return
+        key = self.plan[case["id"]][0]
+        note = {"used": bool(case.get("pch")), "key": key}
+        note.update(self.built.pop(case["id"], {}))
+        if case.get("pch"):
+            if self.verify:
+                note.update(self._verify(case, case_out, arg, timeout))
+        else:
+            flags = json.dumps(case.get("cflags", []))
+            if flags not in self.cc1:
+                with open(os.path.join(case_out, "compile.log"), errors="replace") as f:
+                    cc1 = cc1_args(f.read())
+                if cc1 is not None:
+                    self.cc1[flags] = cc1
+            if key not in self.pch and key not in self.failed:
+                note.update(self._build(key, self.cc1.get(flags)))
+            if key in self.failed:
+                note["error"] = self.failed[key]
+        _note(case_out, note)
+
+    def _build(self, key, cc1):
+        if cc1 is None:         # no compile of these cflags printed one yet: a later case may
+            return {}
+        os.makedirs(self.work, exist_ok=True)
+        if self.remaps is None:
+            self.remaps = self._virtual_files()
+        lines = [v[1] for v in self.plan.values() if v[0] == key][0]
+        path, seconds, error = build_pch(self.clang, cc1, lines, key, self.work, self.remaps)
+        if error:
+            self.failed[key] = error
+            return {"pch_build": seconds}
+        self.pch[key] = path
+        return {"pch_build": seconds, "pch_bytes": os.path.getsize(path)}
+
+    def _virtual_files(self):
+        """Read in a child, so the runner itself never loads libbcc (its children stay as before)."""
+        listing = os.path.join(self.work, "virtual.json")
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                import bcc
+                with open(listing, "w") as f:
+                    json.dump(write_virtual_files(bcc.lib, os.path.join(self.work, "virtual")), f)
+                code = 0
+            finally:
+                os._exit(code)
+        os.waitpid(pid, 0)
+        with open(listing) as f:
+            return [tuple(pair) for pair in json.load(f)]
+
+    def _verify(self, case, case_out, arg, timeout):
+        """Compile the case again without the PCH; on any difference its result replaces the shared one."""
+        plain_out = os.path.join(self.work, "unshared", case["id"])
+        os.makedirs(plain_out, exist_ok=True)
+        plain_arg = arg + ".unshared.json"
+        with open(plain_arg, "w") as f:
+            json.dump(dict(case, pch=None), f)
+        verdict = self.wait_child(self.fork_child("compile", plain_arg, plain_out), timeout)
+        difference = differs(case_out, plain_out)
+        note = {"verified": not difference, "unshared_compile": _compile_seconds(plain_out),
+                "unshared_verdict": verdict}
+        if difference:
+            import shutil
+            shutil.rmtree(case_out)
+            shutil.copytree(plain_out, case_out)
+            note.update(used=False, differs=difference)
+        return note
+
+
+def differs(shared_out, plain_out):
+    """'' when both compiles agree byte for byte (rewritten text and diagnostics in compile.log, bar
+    its cc1 line; instructions and maps; compiled or not), else what differs first."""
+    def facts(out):
+        def read(name):
+            try:
+                with open(os.path.join(out, name), "rb") as f:
+                    return f.read()
+            except OSError:
+                return None
+        log = read("compile.log") or b""
+        log = b"\n".join(line for line in log.split(b"\n") if not line.startswith(b"clang -cc1 "))
+        result = json.loads(read("result.json") or b"{}")
+        return [("compile.log", log), ("compiled", result.get("compiled")),
+                ("error", result.get("error")), ("instructions and maps", read("canonical.json"))]
+    for (what, a), (_, b) in zip(facts(shared_out), facts(plain_out)):
+        if a != b:
+            return what
+    return ""
+
+
+def _compile_seconds(out):
+    try:
+        with open(os.path.join(out, "result.json")) as f:
+            return json.load(f).get("timings", {}).get("compile")
+    except (OSError, ValueError):
+        return None
+
+
+def _note(case_out, note):
+    """Say in the case's result.json what sharing did for it."""
+    path = os.path.join(case_out, "result.json")
+    try:
+        with open(path) as f:
+            result = json.load(f)
+    except (OSError, ValueError):
+        return
+    result["shared_headers"] = note
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)

@@ -1,0 +1,167 @@
+"""Shared kernel headers (guest/shared_headers.py, shared_clang.py): the include-set key, the PCH build's
+argv, the fidelity comparison, the matching clang package; one real compile (marker vm) at the end."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from harness.guest.shared_headers import (Sharing, cc1_args, compile_dir, differs, include_lines, pch_argv, plan,
+                                          set_key)
+from harness.images.store import Image
+from harness.shared_clang import clang_package, installed_version
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROGRAM = """// CASE: something
+// ATTACH: f kprobe do_nanosleep
+
+#include <linux/sched.h>
+#  include   "local.h"
+/* one-line comment */
+#include <net/sock.h>
+#define X 1
+#include <linux/fs.h>
+int f(void) { return 0; }
+"""
+
+ANGLED = PROGRAM.replace('"local.h"', "<local.h>")
+
+CC1 = ("clang -cc1 -triple x86_64-unknown-linux-gnu -emit-llvm-bc -emit-llvm-uselists -disable-free "
+       "-main-file-name main.c -resource-dir lib/clang/14.0.6 -include /virtual/include/bcc/helpers.h "
+       "-D KBUILD_MODNAME=\"bcc\" -fdebug-compilation-dir=/usr/src/linux-headers-6.1.0-50-common "
+       "-o main.bc -x c /virtual/main.c")
+
+
+def test_include_set_is_the_leading_includes_only():
+    assert include_lines(PROGRAM) == ["#include <linux/sched.h>"]       # a "..." include ends the set
+    assert include_lines(PROGRAM.replace('"local.h"', "<local.h>")) == [
+        "#include <linux/sched.h>", "#include <local.h>", "#include <net/sock.h>"]
+    assert include_lines("int x;\n#include <linux/sched.h>\n") == []
+
+
+def test_key_depends_on_includes_and_cflags_not_on_the_rest():
+    other_body = ANGLED.replace("return 0", "return 1").replace("// CASE: something", "// CASE: else")
+    key = set_key(include_lines(ANGLED), [])
+    assert key == set_key(include_lines(other_body), [])
+    assert key != set_key(include_lines(ANGLED), ["-DFOO=1"])
+    assert key != set_key(include_lines(ANGLED.replace("net/sock.h", "net/tcp.h")), [])
+    assert set_key([], []) == ""                                      # nothing to share
+    assert set_key(include_lines(ANGLED), ["-DMSG=a b"]) == ""       # bcc prints cc1 args unquoted
+
+
+def test_plan_takes_the_longest_prefix_another_case_shares():
+    sched, fs, sock = "#include <linux/sched.h>", "#include <linux/fs.h>", "#include <net/sock.h>"
+    chosen = plan([("a", [sched], []), ("b", [sched, fs], []), ("c", [sched, fs, sock], []),
+                   ("d", [sock], []), ("e", [sched], ["-DX=1"])])
+    assert chosen["a"] == (set_key([sched], []), [sched])
+    assert chosen["b"][1] == chosen["c"][1] == [sched, fs]
+    assert "d" not in chosen and "e" not in chosen     # no other case starts the same (cflags count)
+
+
+def test_cc1_line_is_read_back_with_its_quotes():
+    log = CC1 + "\n#if defined(BPF_LICENSE)\n"
+    args = cc1_args(log)
+    assert args[:2] == ["-triple", "x86_64-unknown-linux-gnu"]
+    assert 'KBUILD_MODNAME="bcc"' in args                     # a shell split would drop the quotes
+    assert cc1_args("no line here\n") is None
+    assert compile_dir(args) == "/usr/src/linux-headers-6.1.0-50-common"
+
+
+def test_pch_argv_keeps_the_parse_options_and_changes_action_input_output():
+    argv = pch_argv("/c/clang", cc1_args(CC1), [("/virtual/include/bcc/helpers.h", "/t/v/helpers.h")],
+                    "/t/k.h", "/t/k.pch")
+    assert argv[:2] == ["/c/clang", "-cc1"]
+    assert "-emit-llvm-bc" not in argv and "-emit-llvm-uselists" not in argv
+    assert "main.bc" not in argv and "/virtual/main.c" not in argv
+    assert argv[-7:] == ["-fmodules-embed-all-files", "-emit-pch", "-o", "/t/k.pch", "-x", "c-header", "/t/k.h"]
+    assert ["-remap-file", "/virtual/include/bcc/helpers.h;/t/v/helpers.h"] == argv[-9:-7]
+    for kept in ("-disable-free", "-include", "/virtual/include/bcc/helpers.h", 'KBUILD_MODNAME="bcc"'):
+        assert kept in argv
+    with pytest.raises(ValueError):
+        pch_argv("/c/clang", ["-triple", "x"], [], "/t/k.h", "/t/k.pch")
+
+
+def _out(path, log, compiled=True, canonical=b'{"insns": {"f": "95"}}'):
+    path.mkdir(parents=True)
+    (path / "compile.log").write_text(log)
+    (path / "result.json").write_text(json.dumps({"compiled": compiled, "error": ""}))
+    (path / "canonical.json").write_bytes(canonical)
+    return path
+
+
+def test_differs_ignores_only_the_cc1_line(tmp_path):
+    shared = _out(tmp_path / "a", "clang -cc1 -include-pch /tmp/x.pch\nrewritten\n")
+    assert differs(shared, _out(tmp_path / "b", "clang -cc1 \nrewritten\n")) == ""
+    assert differs(shared, _out(tmp_path / "c", "clang -cc1 \nrewritten \n")) == "compile.log"
+    assert differs(shared, _out(tmp_path / "d", "clang -cc1 \nrewritten\n", compiled=False)) == "compiled"
+    other = _out(tmp_path / "e", "clang -cc1 \nrewritten\n", canonical=b'{"insns": {"f": "96"}}')
+    assert differs(shared, other) == "instructions and maps"
+
+
+def test_the_first_case_of_a_set_builds_after_its_compile_the_others_use_it(tmp_path):
+    (tmp_path / "cases").mkdir()
+    texts = {"a": "#include <linux/sched.h>\nint a;\n", "b": "#include <linux/sched.h>\nint b;\n",
+             "c": "#include <linux/fs.h>\nint c;\n"}
+    cases = []
+    for name, text in texts.items():
+        (tmp_path / "cases" / f"{name}.c").write_text(text)
+        cases.append({"id": name, "file": f"cases/{name}.c", "cflags": []})
+    sharing = Sharing(str(tmp_path), {"clang": "/c", "verify": True}, cases, None, None)
+    assert set(sharing.plan) == {"a", "b"}
+    assert sharing.before(cases[0]) == dict(cases[0], canon=True)    # no cc1 line known yet: plain
+    sharing.pch[sharing.plan["a"][0]] = "/tmp/x.pch"
+    assert sharing.before(cases[1])["pch"] == "/tmp/x.pch"
+    assert sharing.before(cases[2]) == dict(cases[2], canon=False)
+
+
+def test_clang_package_matches_the_images_libclang_cpp(tmp_path):
+    status = tmp_path / "root/var/lib/dpkg/status"
+    status.parent.mkdir(parents=True)
+    status.write_text("Package: libllvm14\nVersion: 1:14.0.6-12\n\nPackage: libclang-cpp14\nStatus: install ok\n"
+                      "Version: 1:14.0.6-12\n")
+    assert installed_version(status, "libclang-cpp14") == "1:14.0.6-12"
+    assert installed_version(status, "clang-14") == ""
+    image = Image(tmp_path, {"clang": "libclang-cpp14", "suite": "bookworm"})
+    assert clang_package(image) == ("clang-14", "1:14.0.6-12")
+    assert clang_package(Image(tmp_path, {"suite": "bookworm"})) is None      # built from source
+
+
+@pytest.mark.vm
+def test_shared_headers_compile_byte_identical(tmp_path):
+    """Three cases with one include set in bcc-0.26@linux-6.1: the first builds the PCH, the other two
+    compile with it and again without it, byte-identical. Needs the images (cached) and root."""
+    if os.geteuid() != 0:
+        pytest.skip("the compile sandbox needs root")
+    from harness.backends import qemu, split
+    from harness.backends.base import GuestJob
+    from harness.cases import load_cases
+    from harness.images.build import kernel_image, rewriter_image
+    from harness.matrix import load_matrix
+    from harness.progress import silent
+    cell = load_matrix().select(["bcc-0.26@linux-6.1"])[0]
+    files = [ROOT / "cases/seed/count_sched.c", ROOT / "cases/talk/count_sched_prev_pid.c",
+             ROOT / "cases/talk/count_sched_manual_read.c"]
+    cases = load_cases(files, ROOT / "cases").cases
+    rewriter, kernel = rewriter_image(cell.rewriter), kernel_image(cell.kernel)
+    pers = split.personality(kernel, rewriter, qemu.QemuBackend(), silent)
+    job = GuestJob(cell.name, rewriter, kernel, tuple(cases), tmp_path)
+    out, _, problem = split.SplitBackend(share_headers="verify").compile_on_host(job, pers, silent)
+    assert not problem
+    notes = split.shared_header_notes(out)
+    assert notes["seed__count_sched"]["pch_build"] > 0 and not notes["seed__count_sched"]["used"]
+    for name in ("talk__count_sched_prev_pid", "talk__count_sched_manual_read"):
+        assert notes[name]["used"] and notes[name]["verified"], notes[name]
+        assert "-include-pch" in (out / name / "compile.log").read_text().splitlines()[0]
+
+
+def test_shards_keep_include_groups_together_where_balance_allows():
+    from harness.backends.compile_shards import deal_grouped
+    cases = [{"id": f"a{i}", "g": "a"} for i in range(6)] + [{"id": f"b{i}", "g": "b"} for i in range(2)] + \
+            [{"id": f"c{i}", "g": "c"} for i in range(2)]
+    parts = deal_grouped(cases, 2, lambda c: c["g"])
+    assert sorted(len(p) for p in parts) == [5, 5]
+    assert sorted(c["id"] for p in parts for c in p) == sorted(c["id"] for c in cases)
+    for group in ("b", "c"):                     # small groups are never split
+        assert sum(any(c["g"] == group for c in p) for p in parts) == 1
