@@ -278,25 +278,17 @@ def record(run: RunDir, out: CellOutcome, results: List[Result]) -> None:
     to_history(run)
 
 
-def _backend(mode: str, cell, share_headers: str):
-    """The cell's backend; shared headers only mean something to split mode's."""
-    backend = backend_for(mode, cell)
-    if share_headers and hasattr(backend, "share_headers"):
-        backend.share_headers = share_headers
-    return backend
-
-
 def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_timeout: int,
                use_cache: bool, oracle_cells=(), share_headers: str = "") -> Tuple[List[Result], bool]:
     """Run cells concurrently (up to `jobs`), recording each as it finishes. Returns (results, interrupted).
     The value oracle runs in the cells named in `oracle_cells`; share_headers: split mode's shared
     kernel headers ("", "on", "verify")."""
-    backend = _backend(mode, None, share_headers)
+    backend = backend_for(mode, share_headers=share_headers)
     results: List[Result] = []
     interrupted = False
 
     def one(cell):
-        return [run_cell(cell, cases, _backend(mode, cell, share_headers), run.cell_dir(cell.name), progress, case_timeout,
+        return [run_cell(cell, cases, backend_for(mode, cell, share_headers), run.cell_dir(cell.name), progress, case_timeout,
                          use_cache, cell.name in oracle_cells)]
     box_cells = [c for c in cells if c.backend != "qemu"]      # Vagrant cells run in their own box
     cells = [c for c in cells if c.backend == "qemu"]

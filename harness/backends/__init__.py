@@ -15,9 +15,10 @@ def resolve_mode(mode: str) -> str:
     return mode
 
 
-def backend_for(mode: str, cell=None) -> Backend:
-    """A Vagrant cell (vms/matrix.toml backend = "vagrant") always runs in its box, whatever the mode."""
+def backend_for(mode: str, cell=None, share_headers: str = "") -> Backend:
+    """A Vagrant cell (vms/matrix.toml backend = "vagrant") always runs in its box, whatever the mode.
+    `share_headers` ("", "on", "verify") is split mode's shared kernel headers; other modes compile alone."""
     if cell is not None and cell.backend == "vagrant":
         from .vagrant import VagrantBackend     # python-vagrant is needed only for Vagrant cells
         return VagrantBackend()
-    return SplitBackend() if resolve_mode(mode) == "split" else QemuBackend()
+    return SplitBackend(share_headers=share_headers) if resolve_mode(mode) == "split" else QemuBackend()
