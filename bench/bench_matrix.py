@@ -1,11 +1,14 @@
 """Benchmark: a matrix run (the path `python -m harness run` takes) against its floor, split by phase.
 
-    python bench/bench_matrix.py [CASES...] [--cell NAME|all ...] [-j N] [--oracle] [--cached] [--json out.json]
+    python bench/bench_matrix.py [CASES...] [--cell NAME|all ...] [-j N] [--oracle] [--cached]
+                                 [--share-headers off|on|verify] [--json out.json]
 
 From one run it prints:
 - wall time;
 - the floor: (sum of bcc's own compile time, the runner's `compile` timing, and kernel load time over
-  every observation made in this run; cached ones cost nothing) / cores;
+  every observation made in this run; cached ones cost nothing) / cores. With shared headers (split
+  mode's default, as `run`), the PCH builds and, with verify, the unshared compiles are work the run
+  chose to do, so they count in the floor too;
 - the ratio wall / floor (issue 16's targets: <= 1.15 for the whole default matrix, then below 1);
 - the split by phase, in seconds summed over the threads that ran them (cells run concurrently, so the
   phases can add up to more than the wall time): prepare (image lookups, result cache), compile (host
@@ -38,6 +41,7 @@ from harness.cases import load_cases  # noqa: E402
 from harness.images.build import kernel_image, rewriter_image  # noqa: E402
 from harness.matrix import load_matrix  # noqa: E402
 from harness.progress import silent  # noqa: E402
+from harness.shared_clang import ShareHeaders  # noqa: E402
 
 PHASES = ("prepare", "compile", "boot", "load", "oracle", "record", "personality")
 
@@ -114,10 +118,11 @@ def warm(cells, mode: str) -> None:
 
 def floor_parts(observations) -> dict:
     compile_s = sum(o.timings.get("compile", 0.0) for o in observations)
+    pch_s = sum(o.timings.get("pch_build", 0.0) + o.timings.get("unshared_compile", 0.0) for o in observations)
     import_s = sum(o.timings.get("import", 0.0) for o in observations)
     load_s = sum(f.load_seconds or 0.0 for o in observations for f in o.functions)
     load_vm_s = sum(o.timings.get("load_vm", 0.0) for o in observations)   # the guest's per-case process
-    return {"compile_s": compile_s, "load_s": load_s, "import_s": import_s, "load_vm_s": load_vm_s}
+    return {"compile_s": compile_s, "pch_s": pch_s, "load_s": load_s, "import_s": import_s, "load_vm_s": load_vm_s}
 
 
 def main() -> int:
@@ -128,6 +133,7 @@ def main() -> int:
     p.add_argument("--mode", default="auto")
     p.add_argument("--oracle", action="store_true", help="the oracle in the matrix's oracle_cells, as tox -e kernels")
     p.add_argument("--cached", action="store_true", help="take known results from the result cache (a rerun)")
+    p.add_argument("--share-headers", type=ShareHeaders, choices=list(ShareHeaders), default=ShareHeaders.ON)
     p.add_argument("--json", type=Path)
     args = p.parse_args()
 
@@ -144,22 +150,24 @@ def main() -> int:
     instrument(clock, observations)
     run = store.RunDir.create(sys.argv, mode=mode)
     print(f"{len(cases)} cases x {len(cells)} cells, {mode} mode, -j {args.jobs}, "
-          f"{'cached' if args.cached else 'nothing cached'}", flush=True)
+          f"{'cached' if args.cached else 'nothing cached'}, shared headers {args.share_headers.value}", flush=True)
     t0 = time.monotonic()
-    results, _ = pipeline.run_matrix(cells, cases, mode, run, silent, args.jobs, 900, args.cached, oracle_cells)
+    results, _ = pipeline.run_matrix(cells, cases, mode, run, silent, args.jobs, 900, args.cached, oracle_cells,
+                                     args.share_headers)
     wall = time.monotonic() - t0
 
     cores = os.cpu_count() or 1
     parts = floor_parts(observations)
-    floor = (parts["compile_s"] + parts["load_s"]) / cores
+    floor = (parts["compile_s"] + parts["pch_s"] + parts["load_s"]) / cores
     row = {"cases": len(cases), "cells": len(cells), "mode": mode, "jobs": args.jobs, "cached": args.cached,
+           "share_headers": args.share_headers.value,
            "oracle_cells": sorted(oracle_cells), "results": len(results), "cores": cores,
            "wall_s": round(wall, 1), "floor_s": round(floor, 1),
            "ratio": round(wall / floor, 2) if floor else None,
            **{k: round(v, 1) for k, v in parts.items()},
            "phases_s": {ph: round(clock.seconds.get(ph, 0.0), 1) for ph in PHASES}}
     print(f"wall {row['wall_s']:.1f} s | floor {row['floor_s']:.1f} s = (bcc compile {parts['compile_s']:.1f} s "
-          f"+ load {parts['load_s']:.1f} s) / {cores} cores | ratio "
+          f"+ PCH builds {parts['pch_s']:.1f} s + load {parts['load_s']:.1f} s) / {cores} cores | ratio "
           + (f"{row['ratio']:.2f}" if row["ratio"] else "n/a (nothing compiled)"))
     print(f"not in the floor: import bcc {parts['import_s']:.1f} s; the guest's load processes "
           f"{parts['load_vm_s']:.1f} s for {len(observations)} cases run (of which the kernel's own load is "

@@ -2,8 +2,9 @@
 
     python bench/bench_shared_headers.py [CASES...] [--cell NAME ...] [--wall] [--json out.json]
 
-Defaults: the hand-written corpus (cases/ minus cases/tools) in bcc-0.26@linux-6.1 and
-bcc-0.31@linux-6.12. Nothing boots: the compile runs on the host, in the rewriter's sandbox.
+Defaults: the whole corpus (hand-written cases and imported tools; the tools compile in the untrusted
+sandbox) in one cell per rewriter release, each on its own suite's kernel, so every clang the matrix
+uses is covered. Nothing boots: the compile runs on the host, in the rewriter's sandbox.
 
 One compile per cell with --share-headers=verify, so both variants alternate within one run: each case
 that shares a PCH is compiled with it, then at once without it (guest/shared_headers.py). It prints,
@@ -31,11 +32,12 @@ from harness.cases import load_cases  # noqa: E402
 from harness.images.build import kernel_image, rewriter_image  # noqa: E402
 from harness.matrix import load_matrix  # noqa: E402
 from harness.progress import silent  # noqa: E402
+from harness.shared_clang import ShareHeaders  # noqa: E402
 
-CELLS = ("bcc-0.26@linux-6.1", "bcc-0.31@linux-6.12")
+CELLS = ("bcc-0.18@linux-5.10", "bcc-0.26@linux-6.1", "bcc-0.31@linux-6.12", "bcc-0.37@linux-7.2")
 
 
-def compile_cell(cell, cases, share: str, work: Path):
+def compile_cell(cell, cases, share: ShareHeaders, work: Path):
     rewriter, kernel = rewriter_image(cell.rewriter), kernel_image(cell.kernel)
     pers = split.personality(kernel, rewriter, qemu.QemuBackend(), silent)
     job = GuestJob(cell.name, rewriter, kernel, tuple(cases), work)
@@ -80,11 +82,11 @@ def main() -> int:
     args = p.parse_args()
     cells = load_matrix().select(args.cell or list(CELLS))
     loaded = load_cases(args.cases or [ROOT / "cases"], ROOT / "cases").cases
-    cases = [c for c in loaded if not c.id.startswith("tools/")]
+    cases = list(loaded)
     report = {"cases": len(cases), "cells": {}}
     with tempfile.TemporaryDirectory(prefix="bench-shared-") as tmp:
         for cell in cells:
-            out, seconds, problem = compile_cell(cell, cases, "verify", Path(tmp) / cell.name / "verify")
+            out, seconds, problem = compile_cell(cell, cases, ShareHeaders.VERIFY, Path(tmp) / cell.name / "verify")
             if problem:
                 print(f"{cell.name}: {problem}", file=sys.stderr)
             rows = case_rows(out)
@@ -107,10 +109,10 @@ def main() -> int:
                   f"{fid['differs'] or ''}, {fid['not_shared']} not shared ({fid['pch_failed']} PCH build failures)")
             if args.wall:
                 walls = {}
-                for share in ("", "on"):
+                for share in (ShareHeaders.OFF, ShareHeaders.ON):
                     t0 = time.monotonic()
-                    compile_cell(cell, cases, share, Path(tmp) / cell.name / (share or "off"))
-                    walls[share or "off"] = time.monotonic() - t0
+                    compile_cell(cell, cases, share, Path(tmp) / cell.name / share.value)
+                    walls[share.value] = time.monotonic() - t0
                 cell_report["wall"] = walls
                 print(f"compile step wall: without {walls['off']:.1f} s, with {walls['on']:.1f} s "
                       f"(ratio {walls['on'] / walls['off']:.3f})")

@@ -20,6 +20,8 @@ import argparse  # noqa: E402
 import os  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from .shared_clang import ShareHeaders  # noqa: E402   (stdlib only, like this file)
+
 try:
     from .backends import MODES
 except ImportError:     # libclang not installed yet: only `setup` can run, and it takes no --mode
@@ -38,9 +40,11 @@ def main(argv=None) -> int:
     run.add_argument("--mode", choices=MODES, default="auto",
                      help="guest: bcc inside the VM; split: bcc on the host, the VM loads; auto: split without KVM")
     run.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="cells run at once")
-    run.add_argument("--share-headers", choices=("on", "verify"), default="",
-                     help="split mode: one precompiled kernel header per include set and cell (verify: "
-                          "also compile each case without it and keep that result where they differ)")
+    run.add_argument("--share-headers", type=ShareHeaders, choices=list(ShareHeaders), default=ShareHeaders.ON,
+                     metavar="{%s}" % ",".join(v.value for v in ShareHeaders),
+                     help="split mode: one precompiled kernel header per include set and cell (default on; "
+                          "verify: also compile each shared case without it and keep that result where they "
+                          "differ; off: every case parses its headers, as bcc alone does)")
     run.add_argument("--no-cache", action="store_true", help="run cases again even when their results are known")
     run.add_argument("--cases-root", type=Path, default=None,
                      help="the folder case ids are relative to (default: the project's cases/)")

@@ -90,7 +90,7 @@ def cmd_run(args) -> int:
     with rich_progress(console) as progress:
         found, interrupted = run_matrix(cells, list(loaded.cases), mode, run, progress, args.jobs,
                                         args.case_timeout, not args.no_cache, oracle_cells,
-                                        share_headers=getattr(args, "share_headers", ""))
+                                        share_headers=args.share_headers)
     results += found
     print_summary(results, console)
     coverage = oracle_coverage_table(run.path)

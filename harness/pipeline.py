@@ -26,6 +26,7 @@ from .oracle_stage import eligible as oracle_eligible, run_oracle
 from .runtime_stage import _eligible as runtime_eligible, run_runtime
 from .outcome import Outcome
 from .progress import Progress, silent
+from .shared_clang import ShareHeaders
 from .store import RunDir, runs as run_dirs
 
 
@@ -279,10 +280,11 @@ def record(run: RunDir, out: CellOutcome, results: List[Result]) -> None:
 
 
 def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_timeout: int,
-               use_cache: bool, oracle_cells=(), share_headers: str = "") -> Tuple[List[Result], bool]:
+               use_cache: bool, oracle_cells=(), share_headers: ShareHeaders = ShareHeaders.ON
+               ) -> Tuple[List[Result], bool]:
     """Run cells concurrently (up to `jobs`), recording each as it finishes. Returns (results, interrupted).
     The value oracle runs in the cells named in `oracle_cells`; share_headers: split mode's shared
-    kernel headers ("", "on", "verify")."""
+    kernel headers."""
     backend = backend_for(mode, share_headers=share_headers)
     results: List[Result] = []
     interrupted = False

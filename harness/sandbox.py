@@ -57,6 +57,9 @@ class Limits:
 REPORT_LIMITS = Limits(memory=1 << 30, pids=64, cpu_seconds=60, file_size=16 << 20, scratch=32 << 20)
 # A compile of kernel headers peaks well under 1 GiB; the rest bounds the maps bcc creates.
 COMPILE_MEMORY = 2 << 30
+# An untrusted compile's /tmp holds shared-header PCHs (6-19 MB each; guest/shared_headers.py keeps only
+# the include sets still to be used). Its pages count against COMPILE_MEMORY like the compile's own.
+COMPILE_SCRATCH = 256 << 20
 COMPILE_PIDS = 256
 
 

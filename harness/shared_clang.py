@@ -8,6 +8,7 @@ runs inside the rewriter root, where its libraries (libclang-cpp, libLLVM) are t
 
 import re
 import subprocess
+from enum import Enum
 from pathlib import Path
 from typing import Optional, Tuple
 
@@ -15,6 +16,15 @@ from .images.debian import PrivateApt
 from .images.store import Image, Recipe, ensure
 
 RECIPE = 1
+
+
+class ShareHeaders(Enum):
+    """How split mode's host compile shares the parsing of kernel headers within a cell."""
+    OFF = "off"         # every case parses its headers itself, as bcc alone does
+    ON = "on"           # one PCH per include set (the default: byte-identical on the whole corpus,
+                        # docs/findings/shared-headers.md)
+    VERIFY = "verify"   # as ON, and each shared case compiled again without its PCH; where the two
+                        # differ, the unshared result is kept and the difference reported
 
 
 def clang_package(rewriter: Image) -> Optional[Tuple[str, str]]:

@@ -10,7 +10,7 @@ import pytest
 from harness.guest.shared_headers import (Sharing, cc1_args, compile_dir, differs, include_lines, pch_argv, plan,
                                           set_key)
 from harness.images.store import Image
-from harness.shared_clang import clang_package, installed_version
+from harness.shared_clang import ShareHeaders, clang_package, installed_version
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -147,7 +147,7 @@ def test_shared_headers_compile_byte_identical(tmp_path):
     rewriter, kernel = rewriter_image(cell.rewriter), kernel_image(cell.kernel)
     pers = split.personality(kernel, rewriter, qemu.QemuBackend(), silent)
     job = GuestJob(cell.name, rewriter, kernel, tuple(cases), tmp_path)
-    out, _, problem = split.SplitBackend(share_headers="verify").compile_on_host(job, pers, silent)
+    out, _, problem = split.SplitBackend(share_headers=ShareHeaders.VERIFY).compile_on_host(job, pers, silent)
     assert not problem
     notes = split.shared_header_notes(out)
     assert notes["seed__count_sched"]["pch_build"] > 0 and not notes["seed__count_sched"]["used"]
@@ -165,3 +165,38 @@ def test_shards_keep_include_groups_together_where_balance_allows():
     assert sorted(c["id"] for p in parts for c in p) == sorted(c["id"] for c in cases)
     for group in ("b", "c"):                     # small groups are never split
         assert sum(any(c["g"] == group for c in p) for p in parts) == 1
+
+
+def _cases(tmp_path, texts):
+    (tmp_path / "cases").mkdir()
+    cases = []
+    for name, text in texts.items():
+        (tmp_path / "cases" / f"{name}.c").write_text(text)
+        cases.append({"id": name, "file": f"cases/{name}.c", "cflags": []})
+    return cases
+
+
+def test_each_include_sets_cases_run_together_and_its_pch_goes_with_the_last(tmp_path):
+    """An untrusted compile's /tmp is capped, so a PCH is kept only while cases of its set are left; the
+    cases are ordered so that one set's PCH is needed at a time. A PCH build is charged to the timings
+    of the case that waited for it."""
+    sched, fs = "#include <linux/sched.h>\nint x;\n", "#include <linux/fs.h>\nint y;\n"
+    cases = _cases(tmp_path, {"a": sched, "c": "int alone;\n", "d": fs, "b": sched, "e": fs})
+    sharing = Sharing(str(tmp_path), {"clang": "/c"}, cases, None, None)
+    assert [c["id"] for c in sharing.order(cases)] == ["a", "b", "c", "d", "e"]
+    pch = tmp_path / "sched.pch"
+    pch.write_bytes(b"pch")
+    key = sharing.plan["a"][0]
+    sharing.pch[key] = str(pch)
+    sharing.built["a"] = {"pch_build": 1.5}
+    for name in ("a", "b"):
+        out = tmp_path / "out" / name
+        out.mkdir(parents=True)
+        (out / "result.json").write_text(json.dumps({"compiled": True, "timings": {"compile": 0.2}}))
+        case = sharing.before(dict(cases[[c["id"] for c in cases].index(name)]))
+        assert case["pch"] == str(pch)
+        sharing.after(case, str(out), None, 10)
+        assert pch.exists() == (name == "a")
+    result = json.loads((tmp_path / "out/a/result.json").read_text())
+    assert result["timings"] == {"compile": 0.2, "pch_build": 1.5} and result["shared_headers"]["used"]
+    assert key not in sharing.pch

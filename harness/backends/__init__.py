@@ -4,6 +4,7 @@ from .base import Backend
 from .qemu import QemuBackend
 from .qemu_argv import probe_accel
 from .split import SplitBackend
+from ..shared_clang import ShareHeaders
 
 MODES = ("auto", "guest", "split")
 
@@ -15,9 +16,9 @@ def resolve_mode(mode: str) -> str:
     return mode
 
 
-def backend_for(mode: str, cell=None, share_headers: str = "") -> Backend:
+def backend_for(mode: str, cell=None, share_headers: ShareHeaders = ShareHeaders.ON) -> Backend:
     """A Vagrant cell (vms/matrix.toml backend = "vagrant") always runs in its box, whatever the mode.
-    `share_headers` ("", "on", "verify") is split mode's shared kernel headers; other modes compile alone."""
+    `share_headers` is split mode's shared kernel headers; other modes compile each case alone."""
     if cell is not None and cell.backend == "vagrant":
         from .vagrant import VagrantBackend     # python-vagrant is needed only for Vagrant cells
         return VagrantBackend()

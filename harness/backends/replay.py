@@ -145,7 +145,7 @@ def installed(backend: ReplayBackend) -> Iterator[ReplayBackend]:
     """Make the pipeline (and `python -m harness run`) use `backend` and its recorded images."""
     from .. import pipeline, setup
     saved = pipeline.backend_for, pipeline.rewriter_image, pipeline.kernel_image, setup.ensure
-    pipeline.backend_for = lambda mode, cell=None, share_headers="": backend
+    pipeline.backend_for = lambda mode, cell=None, share_headers=None: backend
     pipeline.rewriter_image = lambda spec, progress=None: backend.image("rewriter", spec.name)
     pipeline.kernel_image = lambda spec, progress=None: backend.image("kernel", spec.name)
     setup.ensure = lambda install=False, echo=print: True      # no qemu or mmdebstrap needed

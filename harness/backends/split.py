@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 from .. import shared_clang
+from ..shared_clang import ShareHeaders
 from ..guest.shared_headers import include_lines
 from ..images.store import Image, Recipe, ensure
 from ..interrupt import stop_requested
@@ -34,7 +35,7 @@ from .compile_shards import in_shards
 from .base import GuestJob, GuestRun, guest_dir_name, new_guest_input, write_input, write_program_input
 from ..lifetime import die_with_harness
 from .qemu import QemuBackend
-from ..sandbox import COMPILE_MEMORY, COMPILE_PIDS, REPORT_LIMITS, Cgroup, Sandboxed, run_untrusted, unsafe_cflags
+from ..sandbox import COMPILE_MEMORY, COMPILE_PIDS, COMPILE_SCRATCH, REPORT_LIMITS, Cgroup, Sandboxed, run_untrusted, unsafe_cflags
 
 PERSONALITY_RECIPE = 3
 COMPILE_TIMEOUT_SLACK = 60
@@ -87,7 +88,8 @@ def sandbox_mounts(root: Path, inp: Path, out: Path, kernel: Image, pers: Image,
              ["ro", ""],                                          # the shared image directory is never written
              *([["as-sandbox-root"]] if untrusted else []),
              ["proc", "proc"], *bind(p / "kallsyms", "proc/kallsyms"),
-             ["tmpfs", "tmp", f"size={REPORT_LIMITS.scratch},nr_inodes=4096,mode=1777" if untrusted else ""],
+             ["tmpfs", "tmp", f"size={REPORT_LIMITS.scratch if scripts else COMPILE_SCRATCH},nr_inodes=4096,mode=1777"
+              if untrusted else ""],
              ["tmpfs", "run", ""], ["mkdir", "run/harness/in"], ["mkdir", "run/harness/out"],
              ["bind", str(inp), "run/harness/in"], *(ro("run/harness/in") if scripts else []),
              ["bind", str(out), "run/harness/out"],
@@ -273,17 +275,21 @@ class SplitBackend:
     name = "split"
     groups_by_kernel = True     # run_group: one loading boot per kernel for all its rewriters
 
-    def __init__(self, qemu: QemuBackend = None, share_headers: str = ""):
+    def __init__(self, qemu: QemuBackend = None, share_headers: ShareHeaders = ShareHeaders.ON):
         self.qemu = qemu or QemuBackend()
-        self.share_headers = share_headers     # "", "on" or "verify" (guest/shared_headers.py)
+        self.share_headers = share_headers
+        # results differ in what bcc was given (-include-pch), so the result cache keeps them apart
+        self.name = "split" if share_headers is ShareHeaders.OFF else f"split+{share_headers.value}"
 
     def compile_on_host(self, job: GuestJob, pers: Image, progress: Progress) -> Tuple[Path, float, str]:
         """Run the runner in compile mode in the sandbox; returns (its output dir, seconds, problem)."""
         inp = write_input(job, mode="compile", dest=job.workdir / "compile-in")
         untrusted = {guest_dir_name(c) for c in job.cases if untrusted_case(c)}
         refused = _refuse_unsafe_flags(inp, untrusted)
-        shared = bool(self.share_headers and not untrusted and
-                      enable_shared_headers(inp, job.rewriter, verify=self.share_headers == "verify"))
+        # untrusted programs share too: the PCH is built inside their sandbox, by clang parsing the same
+        # <...> include lines bcc's own parse of the program reads there anyway
+        shared = (self.share_headers is not ShareHeaders.OFF and
+                  enable_shared_headers(inp, job.rewriter, verify=self.share_headers is ShareHeaders.VERIFY))
         progress(f"cell {job.cell_name}", 0, len(job.cases), "compiling on the host")
         t0 = time.monotonic()
         timeout = len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK)

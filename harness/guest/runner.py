@@ -105,6 +105,7 @@ def run_all(inp, out):
     if mode == "compile" and job.get("share_headers"):
         from shared_headers import Sharing
         sharing = Sharing(inp, job["share_headers"], cases, fork_child, wait_child)
+        cases = sharing.order(cases)
     status = open(os.path.join(out, "status"), "a")
     disk = OutputDisk(job.get("output_device"))
     for n, case in enumerate(cases, 1):

@@ -187,6 +187,19 @@ class Sharing:
                 entries.append((case["id"], include_lines(f.read()), case.get("cflags", [])))
         self.plan = plan(entries)
         self.pch, self.failed, self.cc1, self.built, self.remaps = {}, {}, {}, {}, None
+        self.left = {}          # cases still to compile per include set: its PCH goes with the last one
+        for key, _ in self.plan.values():
+            self.left[key] = self.left.get(key, 0) + 1
+
+    def order(self, cases):
+        """The cases with each include set's one after another (otherwise in their order), so that only
+        one set's PCH needs to be kept at a time (an untrusted compile's /tmp is capped)."""
+        first = {}
+
+        def rank(pair):
+            n, case = pair
+            return first.setdefault((self.plan.get(case["id"]) or ("#%d" % n,))[0], n), n
+        return [case for _, case in sorted(enumerate(cases), key=rank)]
 
     def before(self, case):
         key = (self.plan.get(case["id"]) or ("",))[0]
@@ -201,6 +214,7 @@ class Sharing:
         if case["id"] not in self.plan:
             return
         key = self.plan[case["id"]][0]
+        self.left[key] -= 1
         note = {"used": bool(case.get("pch")), "key": key}
         note.update(self.built.pop(case["id"], {}))
         if case.get("pch"):
@@ -213,10 +227,12 @@ class Sharing:
                     cc1 = cc1_args(f.read())
                 if cc1 is not None:
                     self.cc1[flags] = cc1
-            if key not in self.pch and key not in self.failed:
+            if key not in self.pch and key not in self.failed and self.left[key]:
                 note.update(self._build(key, self.cc1.get(flags)))
             if key in self.failed:
                 note["error"] = self.failed[key]
+        if not self.left[key] and key in self.pch:
+            os.remove(self.pch.pop(key))
         _note(case_out, note)
 
     def _build(self, key, cc1):
@@ -261,11 +277,12 @@ class Sharing:
         difference = differs(case_out, plain_out)
         note = {"verified": not difference, "unshared_compile": _compile_seconds(plain_out),
                 "unshared_verdict": verdict}
+        import shutil
         if difference:
-            import shutil
             shutil.rmtree(case_out)
             shutil.copytree(plain_out, case_out)
             note.update(used=False, differs=difference)
+        shutil.rmtree(plain_out)
         return note
 
 
@@ -299,7 +316,8 @@ def _compile_seconds(out):
 
 
 def _note(case_out, note):
-    """Say in the case's result.json what sharing did for it."""
+    """Say in the case's result.json what sharing did for it; its timings get the work sharing added
+    (the PCH build this case waited for, the unshared compile of verify), so the floor counts it."""
     path = os.path.join(case_out, "result.json")
     try:
         with open(path) as f:
@@ -307,5 +325,9 @@ def _note(case_out, note):
     except (OSError, ValueError):
         return
     result["shared_headers"] = note
+    timings = result.setdefault("timings", {})
+    for name in ("pch_build", "unshared_compile"):
+        if note.get(name):
+            timings[name] = note[name]
     with open(path, "w") as f:
         json.dump(result, f, indent=1)
