@@ -67,6 +67,8 @@ def test_cc1_line_is_read_back_with_its_quotes():
     assert 'KBUILD_MODNAME="bcc"' in args                     # a shell split would drop the quotes
     assert cc1_args("no line here\n") is None
     assert compile_dir(args) == "/usr/src/linux-headers-6.1.0-50-common"
+    clang11 = ["-O2", "-fdebug-compilation-dir", "/usr/src/linux-headers-5.10.0-32-common", "-ferror-limit", "19"]
+    assert compile_dir(clang11) == "/usr/src/linux-headers-5.10.0-32-common"
 
 
 def test_pch_argv_keeps_the_parse_options_and_changes_action_input_output():
@@ -200,3 +202,42 @@ def test_each_include_sets_cases_run_together_and_its_pch_goes_with_the_last(tmp
     result = json.loads((tmp_path / "out/a/result.json").read_text())
     assert result["timings"] == {"compile": 0.2, "pch_build": 1.5} and result["shared_headers"]["used"]
     assert key not in sharing.pch
+
+
+# what clang 11 printed building a PCH in bcc-0.18@linux-5.10 (two of its three warnings, recorded)
+PCH_WARNINGS = """In file included from <built-in>:2:
+In file included from /virtual/include/bcc/bpf.h:12:
+include/linux/compiler-clang.h:51:9: warning: '__HAVE_BUILTIN_BSWAP32__' macro redefined [-Wmacro-redefined]
+#define __HAVE_BUILTIN_BSWAP32__
+        ^
+<command line>:4:9: note: previous definition is here
+#define __HAVE_BUILTIN_BSWAP32__ 1
+        ^
+In file included from <built-in>:2:
+In file included from /virtual/include/bcc/bpf.h:12:
+include/linux/compiler-clang.h:52:9: warning: '__HAVE_BUILTIN_BSWAP64__' macro redefined [-Wmacro-redefined]
+#define __HAVE_BUILTIN_BSWAP64__
+        ^
+2 warnings generated.
+"""
+
+
+def test_header_warnings_printed_by_the_pch_build_are_not_a_difference(tmp_path):
+    """With a PCH, clang 11 does not repeat the kernel headers' warnings per case: only those exact
+    blocks (and the count line) are set aside; any other difference in the log still counts."""
+    from harness.guest.shared_headers import header_warnings
+    warned = header_warnings(PCH_WARNINGS)
+    assert len(warned) == 2 and warned[0].startswith("In file included from <built-in>:2:\n")
+    assert warned[1].endswith("        ^\n") and "note" not in warned[1]
+    rewritten = "#include <linux/sched.h>\nint f(void *ctx) { return 0; }\n"
+    shared, plain = tmp_path / "shared", tmp_path / "plain"
+    for out, log in ((shared, "clang -cc1 -include-pch x\n" + rewritten),
+                     (plain, "clang -cc1 x\n" + PCH_WARNINGS.replace("2 warnings generated.\n", "") + rewritten
+                      + "2 warnings generated.\n")):
+        out.mkdir()
+        (out / "compile.log").write_text(log)
+        (out / "result.json").write_text(json.dumps({"compiled": True}))
+    assert differs(shared, plain) == "compile.log"
+    assert differs(shared, plain, warned) == ""
+    (plain / "compile.log").write_text((plain / "compile.log").read_text().replace("return 0", "return 1"))
+    assert differs(shared, plain, warned) == "compile.log"

@@ -97,10 +97,13 @@ def pch_argv(clang, cc1, remaps, header, out):
 
 
 def compile_dir(cc1):
-    """bcc compiles from the kernel's source dir (its -I paths are relative to it)."""
-    for a in cc1:
+    """bcc compiles from the kernel's source dir (its -I paths are relative to it). clang 14 and later
+    print it as -fdebug-compilation-dir=DIR, clang 11 as two words."""
+    for k, a in enumerate(cc1):
         if a.startswith("-fdebug-compilation-dir="):
             return a.split("=", 1)[1]
+        if a == "-fdebug-compilation-dir" and k + 1 < len(cc1):
+            return cc1[k + 1]
     return None
 
 
@@ -138,7 +141,7 @@ def write_virtual_files(lib, dest):
 
 
 def build_pch(clang, cc1, lines, key, workdir, remaps):
-    """Build one include set's PCH; returns (path, seconds, error)."""
+    """Build one include set's PCH; returns (path, seconds, error, what clang printed)."""
     header = os.path.join(workdir, "%s.h" % key)
     with open(header, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -149,10 +152,10 @@ def build_pch(clang, cc1, lines, key, workdir, remaps):
         proc = subprocess.run(argv, cwd=compile_dir(cc1), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               universal_newlines=True, timeout=300)
     except (ValueError, OSError, subprocess.SubprocessError) as e:
-        return None, time.monotonic() - t0, str(e)
+        return None, time.monotonic() - t0, str(e), ""
     if proc.returncode != 0:
-        return None, time.monotonic() - t0, "clang exited %d: %s" % (proc.returncode, proc.stdout[-1500:])
-    return out, time.monotonic() - t0, ""
+        return None, time.monotonic() - t0, "clang exited %d: %s" % (proc.returncode, proc.stdout[-1500:]), ""
+    return out, time.monotonic() - t0, "", proc.stdout
 
 
 def canonical_program(b, lib, names):
@@ -187,6 +190,7 @@ class Sharing:
                 entries.append((case["id"], include_lines(f.read()), case.get("cflags", [])))
         self.plan = plan(entries)
         self.pch, self.failed, self.cc1, self.built, self.remaps = {}, {}, {}, {}, None
+        self.warned = {}        # per include set: the warnings its PCH build printed (header_warnings)
         self.left = {}          # cases still to compile per include set: its PCH goes with the last one
         for key, _ in self.plan.values():
             self.left[key] = self.left.get(key, 0) + 1
@@ -218,8 +222,10 @@ class Sharing:
         note = {"used": bool(case.get("pch")), "key": key}
         note.update(self.built.pop(case["id"], {}))
         if case.get("pch"):
+            if self.warned.get(key):
+                note["header_warnings"] = len(self.warned[key])
             if self.verify:
-                note.update(self._verify(case, case_out, arg, timeout))
+                note.update(self._verify(case, case_out, arg, timeout, self.warned.get(key, [])))
         else:
             flags = json.dumps(case.get("cflags", []))
             if flags not in self.cc1:
@@ -242,11 +248,12 @@ class Sharing:
         if self.remaps is None:
             self.remaps = self._virtual_files()
         lines = [v[1] for v in self.plan.values() if v[0] == key][0]
-        path, seconds, error = build_pch(self.clang, cc1, lines, key, self.work, self.remaps)
+        path, seconds, error, printed = build_pch(self.clang, cc1, lines, key, self.work, self.remaps)
         if error:
             self.failed[key] = error
             return {"pch_build": seconds}
         self.pch[key] = path
+        self.warned[key] = header_warnings(printed)
         return {"pch_build": seconds, "pch_bytes": os.path.getsize(path)}
 
     def _virtual_files(self):
@@ -266,7 +273,7 @@ class Sharing:
         with open(listing) as f:
             return [tuple(pair) for pair in json.load(f)]
 
-    def _verify(self, case, case_out, arg, timeout):
+    def _verify(self, case, case_out, arg, timeout, warned):
         """Compile the case again without the PCH; on any difference its result replaces the shared one."""
         plain_out = os.path.join(self.work, "unshared", case["id"])
         os.makedirs(plain_out, exist_ok=True)
@@ -274,7 +281,7 @@ class Sharing:
         with open(plain_arg, "w") as f:
             json.dump(dict(case, pch=None), f)
         verdict = self.wait_child(self.fork_child("compile", plain_arg, plain_out), timeout)
-        difference = differs(case_out, plain_out)
+        difference = differs(case_out, plain_out, warned)
         note = {"verified": not difference, "unshared_compile": _compile_seconds(plain_out),
                 "unshared_verdict": verdict}
         import shutil
@@ -286,9 +293,32 @@ class Sharing:
         return note
 
 
-def differs(shared_out, plain_out):
+DIAGNOSTIC = re.compile(r"^\S.*?:\d+:\d+: (warning|error|fatal error): ")
+COUNT = re.compile(r"^\d+ (warning|error)s? generated\.$")
+
+
+def header_warnings(printed):
+    """The warning blocks a PCH build printed ("In file included from" chain, the warning, its source
+    line, caret and notes), each as its exact text. A compile with the PCH does not print them again:
+    clang 11 (bcc 0.18) warns on macros that the kernel headers redefine, once per parse."""
+    blocks, current, chained = [], [], False
+    for line in printed.splitlines(True):
+        starts = not chained and (line.startswith("In file included from ") or DIAGNOSTIC.match(line))
+        if starts or COUNT.match(line.rstrip("\n")):
+            blocks.append("".join(current))
+            current = []
+        if not COUNT.match(line.rstrip("\n")):
+            current.append(line)
+        chained = line.startswith("In file included from ")
+    blocks.append("".join(current))
+    return [b for b in blocks if any((DIAGNOSTIC.match(x) or ("", ""))[1] == "warning" for x in b.splitlines())]
+
+
+def differs(shared_out, plain_out, warned=()):
     """'' when both compiles agree byte for byte (rewritten text and diagnostics in compile.log, bar
-    its cc1 line; instructions and maps; compiled or not), else what differs first."""
+    its cc1 line; instructions and maps; compiled or not), else what differs first. The only text
+    taken out of the logs first: the warnings `warned` the PCH build printed once for every case
+    (header_warnings), and clang's "N warnings generated." count, which counts them."""
     def facts(out):
         def read(name):
             try:
@@ -297,7 +327,10 @@ def differs(shared_out, plain_out):
             except OSError:
                 return None
         log = read("compile.log") or b""
-        log = b"\n".join(line for line in log.split(b"\n") if not line.startswith(b"clang -cc1 "))
+        log = b"\n".join(line for line in log.split(b"\n") if not line.startswith(b"clang -cc1 ")
+                         and not (warned and COUNT.match(line.decode(errors="replace"))))
+        for block in warned:
+            log = log.replace(block.encode(), b"")
         result = json.loads(read("result.json") or b"{}")
         return [("compile.log", log), ("compiled", result.get("compiled")),
                 ("error", result.get("error")), ("instructions and maps", read("canonical.json"))]
