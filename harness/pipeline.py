@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 
 from . import result_cache
 from .backends import backend_for
-from .backends.base import Backend, GuestJob, GuestRun, guest_dir_name
+from .backends.base import Backend, GuestJob, GuestRun, RunStatus, guest_dir_name
 from .cases import Case, CaseError
 from .classify import Result, classify, unsupported
 from .history import History, HistoryError, record_rundir
@@ -119,7 +119,7 @@ def finish_cell(prep: PreparedCell, run: Optional[GuestRun], crash: str, progres
     """Observations from the backend's files, classes, the oracle if asked; `crash` is a backend crash."""
     results, observations = list(prep.results), list(prep.observations)
     problem = crash
-    if run is not None and run.status != "ok":
+    if run is not None and run.status != RunStatus.OK:
         problem = f"{run.status}: {run.detail}" + (f" (serial console kept: {run.console})" if run.console else "")
     if prep.to_run:
         outdir = run.outdir if run else prep.workdir / "out"
@@ -131,7 +131,7 @@ def finish_cell(prep: PreparedCell, run: Optional[GuestRun], crash: str, progres
             result_cache.put(prep.keys[case.id], obs)
             observations.append(obs)
             results.append(classify(case, obs, prep.versions))
-    interrupted = bool(run and run.status == "interrupted")
+    interrupted = bool(run and run.status == RunStatus.INTERRUPTED)
     if oracle and not interrupted:   # runtime proof: the value oracle and EXPECT-MAP checks
         results = runtime_proofs(prep, observations, results, progress, backend)
     order = {c.id: i for i, c in enumerate(prep.cases)}
@@ -295,7 +295,7 @@ def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_t
     box_cells = [c for c in cells if c.backend != "qemu"]      # Vagrant cells run in their own box
     cells = [c for c in cells if c.backend == "qemu"]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        if getattr(backend, "groups_by_kernel", False):   # split: one loading boot per kernel
+        if backend.groups_by_kernel:   # split: one loading boot per kernel
             groups: Dict[str, list] = {}
             for cell in cells:
                 groups.setdefault(cell.kernel.name, []).append(cell)

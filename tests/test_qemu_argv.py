@@ -49,7 +49,7 @@ def test_probe_refuses_kvm_pvm(tmp_path, monkeypatch):
 
 
 def test_a_kernel_that_panics_before_the_guest_program_starts_is_booted_once_more(tmp_path, monkeypatch):
-    from harness.backends.base import GuestRun
+    from harness.backends.base import GuestRun, RunStatus
     from harness.backends.qemu import QemuBackend
     console = tmp_path / "console.log"
     attempts = []
@@ -59,12 +59,12 @@ def test_a_kernel_that_panics_before_the_guest_program_starts_is_booted_once_mor
         if len(attempts) == 1:
             console.write_text("[    4.26] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI\n"
                                "[    4.27] Kernel panic - not syncing: Fatal exception in interrupt\n")
-            return GuestRun(tmp_path / "out", console, "boot-failed", "qemu exited 0", 5.0)
+            return GuestRun(tmp_path / "out", console, RunStatus.BOOT_FAILED, "qemu exited 0", 5.0)
         console.write_text("HARNESS-STAGE mounted\n")
-        return GuestRun(tmp_path / "out", console, "ok", "", 9.0, boot_seconds=4.0)
+        return GuestRun(tmp_path / "out", console, RunStatus.OK, "", 9.0, boot_seconds=4.0)
     monkeypatch.setattr(QemuBackend, "_boot_once", once)
     run = QemuBackend().boot(None, None, tmp_path / "in", tmp_path, 1, 60, "t", lambda *a: None)
-    assert run.status == "ok" and len(attempts) == 2
+    assert run.status is RunStatus.OK and len(attempts) == 2
     assert "Kernel panic" in (tmp_path / "console-early-panic.log").read_text()
 
     attempts.clear()                       # a guest that got as far as the program is not booted again
@@ -72,7 +72,7 @@ def test_a_kernel_that_panics_before_the_guest_program_starts_is_booted_once_mor
     def late(self, *args):
         attempts.append(args)
         console.write_text("HARNESS-STAGE mounted\nKernel panic - not syncing: oops\n")
-        return GuestRun(tmp_path / "out", console, "no-output", "", 9.0, boot_seconds=4.0)
+        return GuestRun(tmp_path / "out", console, RunStatus.NO_OUTPUT, "", 9.0, boot_seconds=4.0)
     monkeypatch.setattr(QemuBackend, "_boot_once", late)
-    assert QemuBackend().boot(None, None, tmp_path / "in", tmp_path, 1, 60, "t", lambda *a: None).status == "no-output"
+    assert QemuBackend().boot(None, None, tmp_path / "in", tmp_path, 1, 60, "t", lambda *a: None).status is RunStatus.NO_OUTPUT
     assert len(attempts) == 1

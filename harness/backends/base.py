@@ -9,6 +9,7 @@ import json
 import shutil
 import tarfile
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Dict, List, Optional, Protocol, Tuple
 
@@ -30,11 +31,21 @@ class GuestJob:
     case_timeout: int = 900
 
 
+class RunStatus(StrEnum):
+    """How a backend's run ended. Anything but OK is harness trouble, never a class of the rewriter."""
+    OK = "ok"
+    TIMEOUT = "timeout"                 # the guest did not finish in its deadline
+    BOOT_FAILED = "boot-failed"         # the kernel or box did not come up
+    NO_OUTPUT = "no-output"             # it ran, but gave back no results
+    ERROR = "error"                     # the host side failed (a compile sandbox killed, vagrant)
+    INTERRUPTED = "interrupted"         # Ctrl-C: finished cases are kept
+
+
 @dataclass(frozen=True)
 class GuestRun:
     outdir: Path            # <case id>/result.json, compile.log, load-*.log; status
     console: Optional[Path]
-    status: str             # "ok" | "timeout" | "boot-failed" | "no-output" | "error"
+    status: RunStatus
     detail: str
     seconds: float
     boot_seconds: Optional[float] = None
@@ -42,14 +53,29 @@ class GuestRun:
 
 
 class Backend(Protocol):
-    name: str
+    """The whole contract between the pipeline and a backend; a backend never reaches into another's
+    internals (split mode's loading boot goes through QemuBackend.boot, a public method)."""
+    name: str               # also part of the result cache key: results of different backends differ
+    groups_by_kernel: bool  # run_matrix hands run_group every cell of one kernel at once
 
     def run(self, job: GuestJob, progress: Progress) -> GuestRun: ...
+
+    def run_group(self, jobs: List[GuestJob], progress: Progress) -> List[GuestRun]:
+        """Jobs of one kernel (several rewriters), in order; a backend that does not group runs them
+        one by one (OneJobAtATime)."""
 
     def run_programs(self, mode: str, entries: List[dict], files: Dict[str, str], rewriter: Image,
                      kernel: Image, workdir: Path, task: str, progress: Progress) -> GuestRun:
         """The runtime modes (oracle, runtime): compile, load, attach, trigger, read the maps; the
         guest program's per-case <mode>.json files land in the returned outdir."""
+
+
+class OneJobAtATime:
+    """run_group for a backend whose every job is its own run (one VM or box per cell)."""
+    groups_by_kernel = False
+
+    def run_group(self, jobs: List[GuestJob], progress: Progress) -> List[GuestRun]:
+        return [self.run(job, progress) for job in jobs]
 
 
 def guest_dir_name(case: Case) -> str:

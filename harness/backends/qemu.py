@@ -18,7 +18,7 @@ from ..images.store import Image
 from ..interrupt import stop_requested
 from ..progress import Progress
 from ..lifetime import die_with_harness
-from .base import GuestJob, GuestRun, tar_directory, untar_results, write_input, write_program_input
+from .base import GuestJob, GuestRun, RunStatus, OneJobAtATime, tar_directory, untar_results, write_input, write_program_input
 from .qemu_argv import Disk, VmSpec, build_qemu_argv, probe_accel, show_command
 
 BOOT_TIMEOUT = 240          # seconds from qemu start to the guest's "mounted" stage, TCG included
@@ -35,7 +35,7 @@ def warn_tcg(reason: str) -> None:
               f"kernel headers takes 15-70 s per program in the guest.", file=sys.stderr)
 
 
-class QemuBackend:
+class QemuBackend(OneJobAtATime):
     name = "qemu"
 
     def __init__(self, memory_mb: int = 3072, cpus: int = 2, accel: Optional[str] = None):
@@ -72,7 +72,7 @@ class QemuBackend:
         patching, "IO-APIC + timer doesn't work"); nothing of the guest program had run, so the second
         boot redoes nothing. The first console is kept as console-early-panic.log."""
         run = self._boot_once(kernel, rootfs, inp, workdir, count, case_timeout, task, progress)
-        if run.status == "boot-failed" and run.boot_seconds is None and run.console and \
+        if run.status == RunStatus.BOOT_FAILED and run.boot_seconds is None and run.console and \
                 "Kernel panic" in run.console.read_text(errors="replace"):
             shutil.copy(run.console, workdir / "console-early-panic.log")
             progress(task, 0, count, "the kernel panicked while booting: booting again")
@@ -99,7 +99,7 @@ class QemuBackend:
         progress(task, 0, total, "booting")
         t0 = time.monotonic()
         boot_seconds = None
-        status, detail = "ok", ""
+        status, detail = RunStatus.OK, ""
         proc = subprocess.Popen(build_qemu_argv(spec), stdin=subprocess.DEVNULL,
                                 stdout=open(workdir / "qemu.out", "wb"), stderr=subprocess.STDOUT,
                                 preexec_fn=die_with_harness())
@@ -121,13 +121,13 @@ class QemuBackend:
                         progress(task, done, total, f"{m.group(1)} {m.group(4)}")
                 seen = len(lines)
                 if boot_seconds is None and elapsed > BOOT_TIMEOUT:
-                    status, detail = "boot-failed", f"the guest did not finish booting in {BOOT_TIMEOUT}s"
+                    status, detail = RunStatus.BOOT_FAILED, f"the guest did not finish booting in {BOOT_TIMEOUT}s"
                     break
                 if elapsed > deadline:
-                    status, detail = "timeout", f"the guest did not finish in {deadline}s"
+                    status, detail = RunStatus.TIMEOUT, f"the guest did not finish in {deadline}s"
                     break
         except KeyboardInterrupt:
-            status, detail = "interrupted", "stopped by Ctrl-C; finished cases are kept"
+            status, detail = RunStatus.INTERRUPTED, "stopped by Ctrl-C; finished cases are kept"
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -136,11 +136,11 @@ class QemuBackend:
         outdir = workdir / "out"
         got_output = untar_results(out_img, outdir)
         stages = [ln for ln in _console_lines(spec.console) if ln.startswith("HARNESS-STAGE")]
-        if status == "ok":
+        if status == RunStatus.OK:
             if any(" failed " in f"{s} " for s in stages):
-                status, detail = "boot-failed", next(s for s in stages if " failed" in s)
+                status, detail = RunStatus.BOOT_FAILED, next(s for s in stages if " failed" in s)
             elif not got_output:
-                status = "no-output" if boot_seconds else "boot-failed"
+                status = RunStatus.NO_OUTPUT if boot_seconds else RunStatus.BOOT_FAILED
                 detail = f"qemu exited {proc.returncode}; last guest stage: {stages[-1] if stages else 'none'}"
         os.unlink(out_img)
         return GuestRun(outdir=outdir, console=spec.console, status=status, detail=detail,

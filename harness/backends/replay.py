@@ -33,12 +33,13 @@ from ..interrupt import stop_requested
 from ..observation import guest_status
 from ..paths import project_root
 from ..progress import Progress
-from .base import GuestJob, GuestRun, guest_dir_name
+from .base import GuestJob, GuestRun, OneJobAtATime, RunStatus, guest_dir_name
 
 RECORDED = project_root() / "tests" / "fixtures" / "recorded"
 DEFAULT_RECORDINGS = (RECORDED / "bcc-0.26@linux-6.1", RECORDED / "bcc-0.26@linux-6.1-runtime")
-STOP_DETAIL = {"ok": "", "timeout": "the guest did not finish in {s}s",
-               "error": "the host sandbox exited -9 (killed)", "boot-failed": "the guest did not finish booting"}
+STOP_DETAIL = {RunStatus.OK: "", RunStatus.TIMEOUT: "the guest did not finish in {s}s",
+               RunStatus.ERROR: "the host sandbox exited -9 (killed)",
+               RunStatus.BOOT_FAILED: "the guest did not finish booting"}
 
 
 class InjectedFault(RuntimeError):
@@ -48,14 +49,14 @@ class InjectedFault(RuntimeError):
 @dataclass(frozen=True)
 class Faults:
     stop_after: Optional[int] = None
-    stop_status: str = "ok"
+    stop_status: str = "ok"        # a RunStatus value (from the command line's JSON)
     crash_case: str = ""
     drop_case: str = ""
     raise_in: str = ""
     delay: float = 0.0
 
 
-class ReplayBackend:
+class ReplayBackend(OneJobAtATime):
     name = "replay"
 
     def __init__(self, recordings: Sequence[Path] = DEFAULT_RECORDINGS, faults: Faults = Faults(),
@@ -81,14 +82,14 @@ class ReplayBackend:
             raise InjectedFault("injected: the backend raised")
         t0 = time.monotonic()
         out = _fresh(job.workdir / "out")
-        status, detail = "ok", ""
+        status, detail = RunStatus.OK, ""
         lines = []
         for n, case in enumerate(job.cases):
             if stop_requested():
-                status, detail = "interrupted", "stopped by Ctrl-C; finished cases are kept"
+                status, detail = RunStatus.INTERRUPTED, "stopped by Ctrl-C; finished cases are kept"
                 break
             if self.faults.stop_after is not None and n >= self.faults.stop_after:
-                status = self.faults.stop_status
+                status = RunStatus(self.faults.stop_status)
                 detail = STOP_DETAIL[status].format(s=job.case_timeout)
                 break
             self.asked.append(f"{job.cell_name} {case.id}")
@@ -100,9 +101,6 @@ class ReplayBackend:
                 (out / "status").write_text("".join(lines))
         return GuestRun(out, None, status, detail, time.monotonic() - t0, boot_seconds=0.0, command="replay")
 
-    def run_group(self, jobs: List[GuestJob], progress: Progress) -> List[GuestRun]:
-        return [self.run(job, progress) for job in jobs]
-
     def run_programs(self, mode: str, entries: List[dict], files: Dict[str, str], rewriter: Image,
                      kernel: Image, workdir: Path, task: str, progress: Progress) -> GuestRun:
         if self.faults.raise_in == mode:
@@ -112,7 +110,7 @@ class ReplayBackend:
             src = self._find(Path(mode) / entry["id"])
             if src is not None:
                 shutil.copytree(src, out / entry["id"])
-        return GuestRun(out, None, "ok", "", 0.0, boot_seconds=0.0, command="replay")
+        return GuestRun(out, None, RunStatus.OK, "", 0.0, boot_seconds=0.0, command="replay")
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _find(self, rel: Path) -> Optional[Path]:

@@ -32,7 +32,7 @@ from ..images.store import Image, Recipe, ensure
 from ..interrupt import stop_requested
 from ..progress import Progress
 from .compile_shards import in_shards
-from .base import GuestJob, GuestRun, guest_dir_name, new_guest_input, write_input, write_program_input
+from .base import GuestJob, GuestRun, RunStatus, guest_dir_name, new_guest_input, write_input, write_program_input
 from ..lifetime import die_with_harness
 from .qemu import QemuBackend
 from ..sandbox import COMPILE_MEMORY, COMPILE_PIDS, COMPILE_SCRATCH, REPORT_LIMITS, Cgroup, Sandboxed, run_untrusted, unsafe_cflags
@@ -348,10 +348,10 @@ class SplitBackend:
             view = _job_view(load_run.outdir, f"c{k}__", job.workdir / "load-view") if load_run else None
             outdir = job.workdir / "out"
             merge(out, view, outdir)
-            status, detail = ("ok", "")
+            status, detail = (RunStatus.OK, "")
             if problem:
-                status, detail = ("interrupted" if problem == "interrupted" else "error"), problem
-            elif load_run and load_run.status != "ok":
+                status, detail = (RunStatus.INTERRUPTED if problem == "interrupted" else RunStatus.ERROR), problem
+            elif load_run and load_run.status != RunStatus.OK:
                 status, detail = load_run.status, f"loading VM: {load_run.detail}"
             runs.append(GuestRun(outdir=outdir, console=load_run.console if load_run else None, status=status,
                                  detail=detail, seconds=time.monotonic() - t0,
@@ -402,7 +402,7 @@ class SplitBackend:
         if ready and not stop_requested():
             run = self.qemu.boot(kernel, rewriter, load_in, workdir, len(ready), 300, task, progress)
         else:
-            run = GuestRun(outdir=workdir / "out", console=None, status="interrupted" if ready else "ok",
+            run = GuestRun(outdir=workdir / "out", console=None, status=RunStatus.INTERRUPTED if ready else RunStatus.OK,
                            detail="", seconds=0.0)
         for e in entries:      # bcc's compile logs (its rewritten text) where guest mode leaves them
             case_out = run.outdir / e["id"]

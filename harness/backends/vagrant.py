@@ -35,7 +35,7 @@ from ..images.store import Image
 from ..interrupt import stop_requested
 from ..paths import cache_dir
 from ..progress import Progress
-from .base import GuestJob, GuestRun, tar_directory, write_input, write_program_input
+from .base import GuestJob, GuestRun, RunStatus, OneJobAtATime, tar_directory, write_input, write_program_input
 from .qemu_argv import probe_accel
 
 BOOT_TIMEOUT = 900        # vagrant up: the first upload of the box into libvirt's pool, and a TCG boot
@@ -142,7 +142,7 @@ def unpack_collected(text: str, dest: Path) -> bool:
     return True
 
 
-class VagrantBackend:
+class VagrantBackend(OneJobAtATime):
     name = "vagrant"
 
     def __init__(self, memory_mb: int = 3072, cpus: int = 2, netns: str = None):
@@ -176,7 +176,7 @@ class VagrantBackend:
         console.unlink(missing_ok=True)
         v = TimedVagrant(vdir, vagrant_env(), log, self.netns)
         t0 = time.monotonic()
-        boot_seconds, status, detail, phase = None, "ok", "", "box"
+        boot_seconds, status, detail, phase = None, RunStatus.OK, "", "box"
         got_output = False
         try:
             progress(task, 0, count, "Vagrant box")
@@ -199,16 +199,16 @@ class VagrantBackend:
                                           workdir)
             progress(task, _read(workdir / "out" / "status").count("\n"), count, "collected")
         except KeyboardInterrupt:
-            status, detail = "interrupted", "stopped by Ctrl-C; the box is destroyed"
+            status, detail = RunStatus.INTERRUPTED, "stopped by Ctrl-C; the box is destroyed"
         except VagrantTimeout as e:
-            status, detail = ("boot-failed" if phase == "up" else "timeout"), str(e)
+            status, detail = (RunStatus.BOOT_FAILED if phase == "up" else RunStatus.TIMEOUT), str(e)
         except Exception as e:   # vagrant failed (CalledProcessError) or the box could not be built
-            status = "boot-failed" if phase in ("box", "up") else "error"
+            status = RunStatus.BOOT_FAILED if phase in ("box", "up") else RunStatus.ERROR
             detail = f"{phase}: {type(e).__name__}: {e}; see {log}\n{_tail(log)}"
         finally:
             destroyed = _destroy(v)
-        if status == "ok" and not got_output:
-            status, detail = "no-output", f"the box gave back no results; see {log}"
+        if status == RunStatus.OK and not got_output:
+            status, detail = RunStatus.NO_OUTPUT, f"the box gave back no results; see {log}"
         if destroyed:
             detail = (detail + f"; {destroyed}").lstrip("; ")
         return GuestRun(outdir=workdir / "out", console=console if console.exists() else None,
