@@ -38,7 +38,11 @@ def test_include_set_is_the_leading_includes_only():
     assert include_lines(PROGRAM) == ["#include <linux/sched.h>"]       # a "..." include ends the set
     assert include_lines(PROGRAM.replace('"local.h"', "<local.h>")) == [
         "#include <linux/sched.h>", "#include <local.h>", "#include <net/sock.h>"]
-    assert include_lines("int x;\n#include <linux/sched.h>\n") == []
+    # C before the first include is fine, a directive is not (it could change how headers preprocess)
+    assert include_lines("static int f(void) { return 0; }\n\n#include <linux/sched.h>\nint x;\n") == [
+        "#include <linux/sched.h>"]
+    assert include_lines("#define X 1\n#include <linux/sched.h>\n") == []
+    assert include_lines("int y;\n  #if 1\n#include <linux/sched.h>\n#endif\n") == []
 
 
 def test_key_depends_on_includes_and_cflags_not_on_the_rest():
@@ -51,13 +55,15 @@ def test_key_depends_on_includes_and_cflags_not_on_the_rest():
     assert set_key(include_lines(ANGLED), ["-DMSG=a b"]) == ""       # bcc prints cc1 args unquoted
 
 
-def test_plan_takes_the_longest_prefix_another_case_shares():
+def test_plan_takes_the_longest_prefix_another_case_shares_else_its_own_lines():
     sched, fs, sock = "#include <linux/sched.h>", "#include <linux/fs.h>", "#include <net/sock.h>"
     chosen = plan([("a", [sched], []), ("b", [sched, fs], []), ("c", [sched, fs, sock], []),
                    ("d", [sock], []), ("e", [sched], ["-DX=1"])])
     assert chosen["a"] == (set_key([sched], []), [sched])
     assert chosen["b"][1] == chosen["c"][1] == [sched, fs]
-    assert "d" not in chosen and "e" not in chosen     # no other case starts the same (cflags count)
+    # no other case starts the same (cflags count): a PCH of all their own lines
+    assert chosen["d"] == (set_key([sock], []), [sock]) and chosen["e"] == (set_key([sched], ["-DX=1"]), [sched])
+    assert chosen["e"][0] != chosen["a"][0] and "f" not in plan([("f", [], [])])
 
 
 def test_cc1_line_is_read_back_with_its_quotes():
@@ -111,11 +117,11 @@ def test_the_first_case_of_a_set_builds_after_its_compile_the_others_use_it(tmp_
         (tmp_path / "cases" / f"{name}.c").write_text(text)
         cases.append({"id": name, "file": f"cases/{name}.c", "cflags": []})
     sharing = Sharing(str(tmp_path), {"clang": "/c", "verify": True}, cases, None, None)
-    assert set(sharing.plan) == {"a", "b"}
+    assert set(sharing.plan) == {"a", "b", "c"} and sharing.plan["c"][0] != sharing.plan["a"][0]
     assert sharing.before(cases[0]) == dict(cases[0], canon=True)    # no cc1 line known yet: plain
     sharing.pch[sharing.plan["a"][0]] = "/tmp/x.pch"
     assert sharing.before(cases[1])["pch"] == "/tmp/x.pch"
-    assert sharing.before(cases[2]) == dict(cases[2], canon=False)
+    assert "pch" not in sharing.before(cases[2])     # its own set has no PCH yet (no cc1 line to build it)
 
 
 def test_clang_package_matches_the_images_libclang_cpp(tmp_path):
@@ -241,3 +247,48 @@ def test_header_warnings_printed_by_the_pch_build_are_not_a_difference(tmp_path)
     assert differs(shared, plain, warned) == ""
     (plain / "compile.log").write_text((plain / "compile.log").read_text().replace("return 0", "return 1"))
     assert differs(shared, plain, warned) == "compile.log"
+
+
+def test_a_header_path_spelled_absolute_by_the_pch_is_not_a_difference(tmp_path):
+    """Recorded from sofdsnoop in bcc-0.26@linux-6.1: a note on a macro from a header names the header
+    by the absolute path the PCH stored; the plain parse names it relative to bcc's working dir."""
+    cwd = "/usr/src/linux-headers-6.1.0-50-common"
+    note = "{}include/linux/minmax.h:105:19: note: expanded from macro 'min'\n<scratch space>:{}:1: note: expanded from here\n"
+    shared, plain = tmp_path / "shared", tmp_path / "plain"
+    for out, prefix, scratch in ((shared, cwd + "/", 33), (plain, "", 136)):
+        out.mkdir()
+        (out / "compile.log").write_text(f"clang -cc1 -fdebug-compilation-dir={cwd} -o main.bc -x c /virtual/main.c\n"
+                                         + note.format(prefix, scratch))
+        (out / "result.json").write_text(json.dumps({"compiled": True}))
+    assert differs(shared, plain) == ""
+    (shared / "compile.log").write_text((shared / "compile.log").read_text().replace("minmax.h:105", "minmax.h:106"))
+    assert differs(shared, plain) == "compile.log"
+
+
+@pytest.mark.vm
+def test_untrusted_programs_share_a_pch_built_inside_their_sandbox(tmp_path):
+    """Imported tools are untrusted: they compile in the untrusted sandbox, and so does their PCH (built
+    by clang from their <...> include lines, in the sandbox's capped /tmp). Two tools with one include
+    set share it, byte-identical to their unshared compile, and no PCH reaches the host's disk."""
+    if os.geteuid() != 0:
+        pytest.skip("the compile sandbox needs root")
+    from harness.backends import qemu, split
+    from harness.backends.base import GuestJob
+    from harness.cases import load_cases
+    from harness.images.build import kernel_image, rewriter_image
+    from harness.matrix import load_matrix
+    from harness.progress import silent
+    cell = load_matrix().select(["bcc-0.26@linux-6.1"])[0]
+    tools = ROOT / "cases/tools/bcc-0.26"
+    cases = load_cases([tools / "cpudist.c", tools / "bashreadline.c", tools / "killsnoop.c"], ROOT / "cases").cases
+    assert all(split.untrusted_case(c) for c in cases)
+    rewriter, kernel = rewriter_image(cell.rewriter), kernel_image(cell.kernel)
+    pers = split.personality(kernel, rewriter, qemu.QemuBackend(), silent)
+    job = GuestJob(cell.name, rewriter, kernel, tuple(cases), tmp_path)
+    out, _, problem = split.SplitBackend(share_headers=ShareHeaders.VERIFY).compile_on_host(job, pers, silent)
+    assert not problem
+    notes = split.shared_header_notes(out)
+    used = [n for n in notes.values() if n.get("used")]
+    assert len(used) >= 2 and all(n["verified"] for n in used), notes
+    assert sum(1 for n in notes.values() if n.get("pch_build")) >= 1
+    assert not list(tmp_path.rglob("*.pch"))

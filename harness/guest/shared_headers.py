@@ -32,14 +32,19 @@ DROP = {"-emit-llvm-bc", "-emit-llvm-uselists"}
 
 
 def include_lines(text):
-    """The program's leading #include lines (blank and one-line comment lines may sit between them);
-    the first other line ends the set, so nothing the program defines first is moved after them."""
+    """The program's first block of #include lines (blank and one-line comment lines may sit between
+    them); the first other line after it ends the set. Before the block, C without any preprocessor
+    line may come first (bcc's tools open with their container-filter functions): it cannot change
+    how the headers preprocess, so parsing them first in the PCH leaves them as they were. Any other
+    directive first (#define, a "..." include) and the set is empty."""
     lines = []
     for line in text.splitlines():
         m = INCLUDE.match(line)
         if m:
             lines.append("#include " + m.group(1))
-        elif not COMMENT.match(line):
+        elif line.lstrip().startswith("#"):
+            break
+        elif lines and not COMMENT.match(line):
             break
     return lines
 
@@ -55,7 +60,7 @@ def set_key(lines, cflags):
 def plan(entries):
     """{case id: (key, include lines)} for (id, include lines, cflags) entries: each case takes the
     longest prefix of its include lines that another case of the cell starts with too (its other
-    includes are parsed as before, after the PCH); a case sharing no prefix is left out."""
+    includes are parsed as before, after the PCH); a case sharing no prefix takes all its lines."""
     counts = {}
     for _, lines, cflags in entries:
         for k in range(1, len(lines) + 1):
@@ -69,6 +74,12 @@ def plan(entries):
             if key and counts[key] > 1:
                 chosen[cid] = (key, lines[:k])
                 break
+        else:
+            # bcc parses the headers three times per program: a PCH of its own, built once, still
+            # saves about two of them
+            key = set_key(lines, cflags)
+            if key:
+                chosen[cid] = (key, lines)
     return chosen
 
 
@@ -295,6 +306,7 @@ class Sharing:
 
 DIAGNOSTIC = re.compile(r"^\S.*?:\d+:\d+: (warning|error|fatal error): ")
 COUNT = re.compile(r"^\d+ (warning|error)s? generated\.$")
+SCRATCH = re.compile(rb"<scratch space>:\d+:\d+")
 
 
 def header_warnings(printed):
@@ -316,10 +328,15 @@ def header_warnings(printed):
 
 def differs(shared_out, plain_out, warned=()):
     """'' when both compiles agree byte for byte (rewritten text and diagnostics in compile.log, bar
-    its cc1 line; instructions and maps; compiled or not), else what differs first. The only text
-    taken out of the logs first: the warnings `warned` the PCH build printed once for every case
-    (header_warnings), and clang's "N warnings generated." count, which counts them."""
-    def facts(out):
+    its cc1 line; instructions and maps; compiled or not), else what differs first. What is set aside
+    in the logs first, and only that:
+    - the warnings `warned` the PCH build printed once for every case (header_warnings), and clang's
+      "N warnings generated." count, which counts them;
+    - how a header's path is spelled in a diagnostic's notes: a PCH stores the absolute path
+      (/usr/src/linux-headers-X/include/linux/minmax.h) where a plain parse prints it relative to bcc's
+      working directory (include/linux/minmax.h), and `<scratch space>` (macro pastes) line numbers,
+      which count what was pasted since the parse began, the PCH's part included."""
+    def facts(out, cwd):
         def read(name):
             try:
                 with open(os.path.join(out, name), "rb") as f:
@@ -331,10 +348,18 @@ def differs(shared_out, plain_out, warned=()):
                          and not (warned and COUNT.match(line.decode(errors="replace"))))
         for block in warned:
             log = log.replace(block.encode(), b"")
+        if cwd:
+            log = log.replace(cwd.encode() + b"/", b"")
+        log = SCRATCH.sub(b"<scratch space>", log)
         result = json.loads(read("result.json") or b"{}")
         return [("compile.log", log), ("compiled", result.get("compiled")),
                 ("error", result.get("error")), ("instructions and maps", read("canonical.json"))]
-    for (what, a), (_, b) in zip(facts(shared_out), facts(plain_out)):
+    try:
+        with open(os.path.join(plain_out, "compile.log"), errors="replace") as f:
+            cwd = compile_dir(cc1_args(f.readline()) or [])
+    except OSError:
+        cwd = None
+    for (what, a), (_, b) in zip(facts(shared_out, cwd), facts(plain_out, cwd)):
         if a != b:
             return what
     return ""
