@@ -136,10 +136,9 @@ def test_clang_package_matches_the_images_libclang_cpp(tmp_path):
     assert clang_package(Image(tmp_path, {"suite": "bookworm"})) is None      # built from source
 
 
-@pytest.mark.vm
-def test_shared_headers_compile_byte_identical(tmp_path):
-    """Three cases with one include set in bcc-0.26@linux-6.1: the first builds the PCH, the other two
-    compile with it and again without it, byte-identical. Needs the images (cached) and root."""
+def compile_verified(tmp_path, files, untrusted=False):
+    """Split mode's host compile of `files` in bcc-0.26@linux-6.1 with --share-headers verify: (its
+    output dir, each case's shared_headers note). Needs the images (cached) and root."""
     if os.geteuid() != 0:
         pytest.skip("the compile sandbox needs root")
     from harness.backends import qemu, split
@@ -149,15 +148,22 @@ def test_shared_headers_compile_byte_identical(tmp_path):
     from harness.matrix import load_matrix
     from harness.progress import silent
     cell = load_matrix().select(["bcc-0.26@linux-6.1"])[0]
-    files = [ROOT / "cases/seed/count_sched.c", ROOT / "cases/talk/count_sched_prev_pid.c",
-             ROOT / "cases/talk/count_sched_manual_read.c"]
     cases = load_cases(files, ROOT / "cases").cases
+    assert all(split.untrusted_case(c) == untrusted for c in cases)
     rewriter, kernel = rewriter_image(cell.rewriter), kernel_image(cell.kernel)
     pers = split.personality(kernel, rewriter, qemu.QemuBackend(), silent)
     job = GuestJob(cell.name, rewriter, kernel, tuple(cases), tmp_path)
     out, _, problem = split.SplitBackend(share_headers=ShareHeaders.VERIFY).compile_on_host(job, pers, silent)
     assert not problem
-    notes = split.shared_header_notes(out)
+    return out, split.shared_header_notes(out)
+
+
+@pytest.mark.vm
+def test_shared_headers_compile_byte_identical(tmp_path):
+    """Three cases with one include set in bcc-0.26@linux-6.1: the first builds the PCH, the other two
+    compile with it and again without it, byte-identical. Needs the images (cached) and root."""
+    out, notes = compile_verified(tmp_path, [ROOT / "cases/seed/count_sched.c", ROOT / "cases/talk/count_sched_prev_pid.c",
+                                             ROOT / "cases/talk/count_sched_manual_read.c"])
     assert notes["seed__count_sched"]["pch_build"] > 0 and not notes["seed__count_sched"]["used"]
     for name in ("talk__count_sched_prev_pid", "talk__count_sched_manual_read"):
         assert notes[name]["used"] and notes[name]["verified"], notes[name]
@@ -270,24 +276,9 @@ def test_untrusted_programs_share_a_pch_built_inside_their_sandbox(tmp_path):
     """Imported tools are untrusted: they compile in the untrusted sandbox, and so does their PCH (built
     by clang from their <...> include lines, in the sandbox's capped /tmp). Two tools with one include
     set share it, byte-identical to their unshared compile, and no PCH reaches the host's disk."""
-    if os.geteuid() != 0:
-        pytest.skip("the compile sandbox needs root")
-    from harness.backends import qemu, split
-    from harness.backends.base import GuestJob
-    from harness.cases import load_cases
-    from harness.images.build import kernel_image, rewriter_image
-    from harness.matrix import load_matrix
-    from harness.progress import silent
-    cell = load_matrix().select(["bcc-0.26@linux-6.1"])[0]
     tools = ROOT / "cases/tools/bcc-0.26"
-    cases = load_cases([tools / "cpudist.c", tools / "bashreadline.c", tools / "killsnoop.c"], ROOT / "cases").cases
-    assert all(split.untrusted_case(c) for c in cases)
-    rewriter, kernel = rewriter_image(cell.rewriter), kernel_image(cell.kernel)
-    pers = split.personality(kernel, rewriter, qemu.QemuBackend(), silent)
-    job = GuestJob(cell.name, rewriter, kernel, tuple(cases), tmp_path)
-    out, _, problem = split.SplitBackend(share_headers=ShareHeaders.VERIFY).compile_on_host(job, pers, silent)
-    assert not problem
-    notes = split.shared_header_notes(out)
+    out, notes = compile_verified(tmp_path, [tools / "cpudist.c", tools / "bashreadline.c", tools / "killsnoop.c"],
+                                  untrusted=True)
     used = [n for n in notes.values() if n.get("used")]
     assert len(used) >= 2 and all(n["verified"] for n in used), notes
     assert sum(1 for n in notes.values() if n.get("pch_build")) >= 1
