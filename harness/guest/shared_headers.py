@@ -305,7 +305,7 @@ class Sharing:
 
 
 DIAGNOSTIC = re.compile(r"^\S.*?:\d+:\d+: (warning|error|fatal error): ")
-COUNT = re.compile(r"^\d+ (warning|error)s? generated\.$")
+COUNT = re.compile(r"^\d+ (warning|error)s?( and \d+ errors?)? generated\.$")    # "3 warnings and 1 error generated."
 SCRATCH = re.compile(rb"<scratch space>:\d+:\d+")
 
 
