@@ -260,15 +260,17 @@ def test_header_warnings_printed_by_the_pch_build_are_not_a_difference(tmp_path)
 
 
 def test_a_header_path_spelled_absolute_by_the_pch_is_not_a_difference(tmp_path):
-    """Recorded from sofdsnoop in bcc-0.26@linux-6.1: a note on a macro from a header names the header
-    by the absolute path the PCH stored; the plain parse names it relative to bcc's working dir."""
+    """Recorded from sofdsnoop in bcc-0.26@linux-6.1 and sslsniff in bcc-0.31@linux-6.12 (clang 19 adds
+    the numbered line): a note on a macro from a header names the header by the absolute path the PCH
+    stored; the plain parse names it relative to bcc's working dir."""
     cwd = "/usr/src/linux-headers-6.1.0-50-common"
-    note = "{}include/linux/minmax.h:105:19: note: expanded from macro 'min'\n<scratch space>:{}:1: note: expanded from here\n"
+    note = ("{}include/linux/minmax.h:105:19: note: expanded from macro 'min'\n<scratch space>:{}:1: note: "
+            "expanded from here\n   {} | __compiletime_assert_533\n")
     shared, plain = tmp_path / "shared", tmp_path / "plain"
     for out, prefix, scratch in ((shared, cwd + "/", 33), (plain, "", 136)):
         out.mkdir()
         (out / "compile.log").write_text(f"clang -cc1 -fdebug-compilation-dir={cwd} -o main.bc -x c /virtual/main.c\n"
-                                         + note.format(prefix, scratch))
+                                         + note.format(prefix, scratch, scratch))
         (out / "result.json").write_text(json.dumps({"compiled": True}))
     assert differs(shared, plain) == ""
     (shared / "compile.log").write_text((shared / "compile.log").read_text().replace("minmax.h:105", "minmax.h:106"))

@@ -306,7 +306,8 @@ class Sharing:
 
 DIAGNOSTIC = re.compile(r"^\S.*?:\d+:\d+: (warning|error|fatal error): ")
 COUNT = re.compile(r"^\d+ (warning|error)s?( and \d+ errors?)? generated\.$")    # "3 warnings and 1 error generated."
-SCRATCH = re.compile(rb"<scratch space>:\d+:\d+")
+# a location in clang's scratch space, with the numbered source line clang 19 prints after it
+SCRATCH = re.compile(rb"<scratch space>:\d+:\d+(:[^\n]*\n(?: *\d+ \|)?)?")
 
 
 def header_warnings(printed):
@@ -335,7 +336,8 @@ def differs(shared_out, plain_out, warned=()):
     - how a header's path is spelled in a diagnostic's notes: a PCH stores the absolute path
       (/usr/src/linux-headers-X/include/linux/minmax.h) where a plain parse prints it relative to bcc's
       working directory (include/linux/minmax.h), and `<scratch space>` (macro pastes) line numbers,
-      which count what was pasted since the parse began, the PCH's part included."""
+      in the location and in the numbered source line clang 19 prints under it, which count what was
+      pasted since the parse began, the PCH's part included."""
     def facts(out, cwd):
         def read(name):
             try:
@@ -350,7 +352,7 @@ def differs(shared_out, plain_out, warned=()):
             log = log.replace(block.encode(), b"")
         if cwd:
             log = log.replace(cwd.encode() + b"/", b"")
-        log = SCRATCH.sub(b"<scratch space>", log)
+        log = SCRATCH.sub(lambda m: b"<scratch space>" + re.sub(rb"\n *\d+ \|", b"\n |", m.group(1) or b""), log)
         result = json.loads(read("result.json") or b"{}")
         return [("compile.log", log), ("compiled", result.get("compiled")),
                 ("error", result.get("error")), ("instructions and maps", read("canonical.json"))]
