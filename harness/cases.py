@@ -134,6 +134,12 @@ class Case:
     def sha(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
 
+    @property
+    def untrusted(self) -> bool:
+        """Triage reports and imported tools (report-only, or with an origin) are untrusted input: they
+        compile in the untrusted sandbox. The project's hand-written cases are reviewed code."""
+        return self.report_only or bool(self.origin)
+
     def load_expectation(self, function: str) -> LoadExpectation:
         return dict(self.function_loads).get(function, self.load)
 

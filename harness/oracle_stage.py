@@ -71,7 +71,7 @@ def program_entry(case: Case, programs: Dict[str, str], tables: List[str], **ext
     """A runtime-mode job entry: the case's programs by role, where they attach, the maps read back."""
     return dict({"id": guest_dir_name(case), "programs": programs, "attach": [list(a) for a in case.attach],
                  "trigger": case.trigger, "cflags": list(case.cflags), "prog_types": case.prog_types(),
-                 "tables": tables}, **extra)
+                 "tables": tables, "untrusted": case.untrusted}, **extra)
 
 
 def run_oracle(cell_name: str, rewriter: Image, kernel: Image, cases: List[Case],

@@ -198,6 +198,8 @@ def test_triage_reports_get_attach_points_for_the_oracle(tmp_path):
                                                 ("kprobe__tcp_v4_connect", "kprobe", "tcp_v4_connect"),
                                                 ("kretprobe__tcp_v4_connect", "kretprobe", "tcp_v4_connect")]
     assert case.text.splitlines()[1] == text.splitlines()[1]       # the report's lines stay where they were
+    from harness.oracle_stage import program_entry       # its probe and twin compile in the untrusted sandbox
+    assert program_entry(case, {"probe": "p.c"}, [])["untrusted"] is True
     obs = Observation(case.id, "cell", "ok", compiled=True, rewritten="",
                       functions=(FunctionLoad("kprobe__tcp_v4_connect", "", True),))
     loaded = Result(case.id, "cell", Outcome.PASS, "loads", actual_sites=(site("sk->sk_rcvbuf", 2, 72),))

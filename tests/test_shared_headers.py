@@ -149,7 +149,7 @@ def compile_verified(tmp_path, files, untrusted=False):
     from harness.progress import silent
     cell = load_matrix().select(["bcc-0.26@linux-6.1"])[0]
     cases = load_cases(files, ROOT / "cases").cases
-    assert all(split.untrusted_case(c) == untrusted for c in cases)
+    assert all(c.untrusted == untrusted for c in cases)
     rewriter, kernel = rewriter_image(cell.rewriter), kernel_image(cell.kernel)
     pers = split.personality(kernel, rewriter, qemu.QemuBackend(), silent)
     job = GuestJob(cell.name, rewriter, kernel, tuple(cases), tmp_path)

@@ -281,15 +281,19 @@ class SplitBackend:
         # results differ in what bcc was given (-include-pch), so the result cache keeps them apart
         self.name = "split" if share_headers is ShareHeaders.OFF else f"split+{share_headers.value}"
 
+    def _share(self, inp: Path, rewriter: Image) -> bool:
+        """Turn on shared headers for a compile job (guest/shared_headers.py) unless they are off or
+        no clang matches the rewriter. Untrusted programs share too: their PCH is built inside their
+        sandbox, by clang parsing the same <...> include lines bcc's own parse reads there anyway."""
+        return (self.share_headers is not ShareHeaders.OFF and
+                enable_shared_headers(inp, rewriter, verify=self.share_headers is ShareHeaders.VERIFY))
+
     def compile_on_host(self, job: GuestJob, pers: Image, progress: Progress) -> Tuple[Path, float, str]:
         """Run the runner in compile mode in the sandbox; returns (its output dir, seconds, problem)."""
         inp = write_input(job, mode="compile", dest=job.workdir / "compile-in")
-        untrusted = {guest_dir_name(c) for c in job.cases if untrusted_case(c)}
+        untrusted = {guest_dir_name(c) for c in job.cases if c.untrusted}
         refused = _refuse_unsafe_flags(inp, untrusted)
-        # untrusted programs share too: the PCH is built inside their sandbox, by clang parsing the same
-        # <...> include lines bcc's own parse of the program reads there anyway
-        shared = (self.share_headers is not ShareHeaders.OFF and
-                  enable_shared_headers(inp, job.rewriter, verify=self.share_headers is ShareHeaders.VERIFY))
+        shared = self._share(inp, job.rewriter)
         progress(f"cell {job.cell_name}", 0, len(job.cases), "compiling on the host")
         t0 = time.monotonic()
         timeout = len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK)
@@ -303,12 +307,7 @@ class SplitBackend:
         if differing:
             print(f"warning: {job.cell_name}: shared headers changed what bcc produced for {', '.join(differing)}; "
                   f"their unshared compiles are kept", file=sys.stderr)
-        for name, error in refused.items():     # answered as the runner answers a program that fails
-            (out / name).mkdir(exist_ok=True)
-            (out / name / "result.json").write_text(json.dumps({"id": name, "compiled": False, "error": error,
-                                                                "functions": [], "timings": {}}))
-            with open(out / "status", "a") as status:
-                status.write(f"{name}:exit-0:0.000\n")
+        _answer_refused(out, refused)
         return out, time.monotonic() - t0, problem
 
     def run(self, job: GuestJob, progress: Progress) -> GuestRun:
@@ -375,12 +374,18 @@ class SplitBackend:
                 compile_entries.append({"id": name, "file": f"cases/{name}.c", "prog_types": e["prog_types"],
                                         "cflags": e["cflags"], "tables": e["tables"]})
         compile_in = write_program_input(workdir / "compile-in", "compile", compile_entries, sources, "")
+        # a report's programs (the oracle's probe and twin are made from its text) are as untrusted as it
+        untrusted = {f"{e['id']}.{role}" for e in entries if e.get("untrusted") for role in e["programs"]}
+        refused = _refuse_unsafe_flags(compile_in, untrusted)
+        shared = self._share(compile_in, rewriter)
         progress(task, 0, len(entries), "compiling on the host")
         timeout = len(compile_entries) * COMPILE_TIMEOUT_SLACK + 300
         compiled, problem = in_shards(compile_in, workdir, "compile",
                                       lambda shard_in, name, finished: run_sandboxed(
                                           rewriter, kernel, pers, shard_in, workdir, name, timeout,
-                                          finished=finished))
+                                          bool(untrusted), finished),
+                                      group_of=include_group(compile_in) if shared else None)
+        _answer_refused(compiled, refused)
         ready, answered = [], {}
         for e in entries:
             bundles = {}
@@ -417,12 +422,6 @@ class SplitBackend:
                         seconds=time.monotonic() - t0, boot_seconds=run.boot_seconds, command=run.command)
 
 
-def untrusted_case(case) -> bool:
-    """Triage reports and imported tools (report-only, or with an origin) are untrusted input; the
-    project's hand-written cases are reviewed code."""
-    return case.report_only or bool(case.origin)
-
-
 def _refuse_unsafe_flags(inp: Path, untrusted: set) -> Dict[str, str]:
     """Take untrusted cases asking clang for flags outside the allow-list out of the compile job;
     returns their errors by case dir name."""
@@ -436,6 +435,16 @@ def _refuse_unsafe_flags(inp: Path, untrusted: set) -> Dict[str, str]:
     job["cases"] = [e for e in job["cases"] if e["id"] not in refused]
     (inp / "job.json").write_text(json.dumps(job, indent=1))
     return refused
+
+
+def _answer_refused(out: Path, refused: Dict[str, str]) -> None:
+    """Programs _refuse_unsafe_flags took out, answered as the runner answers a program that fails."""
+    for name, error in refused.items():
+        (out / name).mkdir(parents=True, exist_ok=True)
+        (out / name / "result.json").write_text(json.dumps({"id": name, "compiled": False, "error": error,
+                                                            "functions": [], "timings": {}}))
+        with open(out / "status", "a") as status:
+            status.write(f"{name}:exit-0:0.000\n")
 
 
 def _compile_error(built: Path) -> str:
