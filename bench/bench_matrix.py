@@ -118,7 +118,7 @@ def warm(cells, mode: str) -> None:
 
 def floor_parts(observations) -> dict:
     compile_s = sum(o.timings.get("compile", 0.0) for o in observations)
-    pch_s = sum(o.timings.get("pch_build", 0.0) + o.timings.get("unshared_compile", 0.0) for o in observations)
+    pch_s = sum(o.timings.get(k, 0.0) for o in observations for k in ("pch_build", "unshared_compile", "shared_compile"))
     import_s = sum(o.timings.get("import", 0.0) for o in observations)
     load_s = sum(f.load_seconds or 0.0 for o in observations for f in o.functions)
     load_vm_s = sum(o.timings.get("load_vm", 0.0) for o in observations)   # the guest's per-case process

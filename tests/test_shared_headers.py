@@ -289,3 +289,33 @@ def test_untrusted_programs_share_a_pch_built_inside_their_sandbox(tmp_path):
     assert len(used) >= 2 and all(n["verified"] for n in used), notes
     assert sum(1 for n in notes.values() if n.get("pch_build")) >= 1
     assert not list(tmp_path.rglob("*.pch"))
+
+
+def test_a_shared_compile_that_fails_is_compiled_again_without_the_pch_even_when_not_verifying(tmp_path):
+    """Recorded in bcc-0.18@linux-5.10 (runqlat): with a PCH, clang does not offer "did you mean
+    'state'?" for task_struct's __state, so bcc rewrote other text. A failing shared compile is redone
+    unshared and that result kept; a compile that succeeds keeps its shared result unverified."""
+    cases = _cases(tmp_path, {"a": "#include <linux/sched.h>\nint a;\n", "b": "#include <linux/sched.h>\nint b;\n"})
+    redone = []
+
+    def fork_child(mode, arg, out):
+        redone.append(json.loads(Path(arg).read_text())["id"])
+        Path(out, "compile.log").write_text("clang -cc1 x\nerror: no member named '__state'; did you mean 'state'?\n")
+        Path(out, "result.json").write_text(json.dumps({"compiled": False, "timings": {"compile": 0.9}}))
+        return 1234
+    sharing = Sharing(str(tmp_path), {"clang": "/c", "workdir": str(tmp_path / "work")}, cases, fork_child,
+                      lambda pid, timeout: "exit-0")
+    sharing.pch[sharing.plan["a"][0]] = str(tmp_path / "x.pch")
+    (tmp_path / "x.pch").write_bytes(b"pch")
+    for name, compiled in (("a", True), ("b", False)):
+        out = tmp_path / "out" / name
+        out.mkdir(parents=True)
+        (out / "compile.log").write_text("clang -cc1 -include-pch x\nerror: no member named '__state'\n")
+        (out / "result.json").write_text(json.dumps({"compiled": compiled, "timings": {"compile": 0.3}}))
+        sharing.after(sharing.before(dict(cases[0 if name == "a" else 1])), str(out), str(tmp_path / f"{name}.json"), 10)
+    assert redone == ["b"]
+    kept = json.loads((tmp_path / "out/b/result.json").read_text())
+    assert "did you mean" in (tmp_path / "out/b/compile.log").read_text()
+    assert kept["shared_headers"]["used"] is False and kept["shared_headers"]["differs"] == "compile.log"
+    assert kept["timings"] == {"compile": 0.9, "shared_compile": 0.3}
+    assert json.loads((tmp_path / "out/a/result.json").read_text())["shared_headers"] == {"used": True, "key": sharing.plan["a"][0]}

@@ -235,8 +235,12 @@ class Sharing:
         if case.get("pch"):
             if self.warned.get(key):
                 note["header_warnings"] = len(self.warned[key])
-            if self.verify:
-                note.update(self._verify(case, case_out, arg, timeout, self.warned.get(key, [])))
+            failed = not _compiled(case_out)
+            if self.verify or failed:
+                # a program that fails to compile is compiled again without the PCH, and that result
+                # kept, even when not verifying: clang's error recovery does not see into a PCH (no
+                # "did you mean 'state'?" typo correction, so bcc rewrites other text; runqlat, bcc 0.18)
+                note.update(self._unshared(case, case_out, arg, timeout, self.warned.get(key, []), keep=failed))
         else:
             flags = json.dumps(case.get("cflags", []))
             if flags not in self.cc1:
@@ -284,8 +288,9 @@ class Sharing:
         with open(listing) as f:
             return [tuple(pair) for pair in json.load(f)]
 
-    def _verify(self, case, case_out, arg, timeout, warned):
-        """Compile the case again without the PCH; on any difference its result replaces the shared one."""
+    def _unshared(self, case, case_out, arg, timeout, warned, keep):
+        """Compile the case again without the PCH and compare; its result replaces the shared one on any
+        difference, and always with `keep`."""
         plain_out = os.path.join(self.work, "unshared", case["id"])
         os.makedirs(plain_out, exist_ok=True)
         plain_arg = arg + ".unshared.json"
@@ -293,13 +298,16 @@ class Sharing:
             json.dump(dict(case, pch=None), f)
         verdict = self.wait_child(self.fork_child("compile", plain_arg, plain_out), timeout)
         difference = differs(case_out, plain_out, warned)
-        note = {"verified": not difference, "unshared_compile": _compile_seconds(plain_out),
-                "unshared_verdict": verdict}
+        note = {"verified": not difference, "unshared_verdict": verdict}
         import shutil
-        if difference:
+        if difference or keep:
+            note.update(used=False, shared_compile=_compile_seconds(case_out))
             shutil.rmtree(case_out)
             shutil.copytree(plain_out, case_out)
-            note.update(used=False, differs=difference)
+        else:
+            note["unshared_compile"] = _compile_seconds(plain_out)
+        if difference:
+            note["differs"] = difference
         shutil.rmtree(plain_out)
         return note
 
@@ -367,6 +375,14 @@ def differs(shared_out, plain_out, warned=()):
     return ""
 
 
+def _compiled(out):
+    try:
+        with open(os.path.join(out, "result.json")) as f:
+            return bool(json.load(f).get("compiled"))
+    except (OSError, ValueError):
+        return False
+
+
 def _compile_seconds(out):
     try:
         with open(os.path.join(out, "result.json")) as f:
@@ -377,7 +393,8 @@ def _compile_seconds(out):
 
 def _note(case_out, note):
     """Say in the case's result.json what sharing did for it; its timings get the work sharing added
-    (the PCH build this case waited for, the unshared compile of verify), so the floor counts it."""
+    (the PCH build this case waited for; verify's unshared compile, or the shared compile that an
+    unshared one replaced), so the floor counts it."""
     path = os.path.join(case_out, "result.json")
     try:
         with open(path) as f:
@@ -386,7 +403,7 @@ def _note(case_out, note):
         return
     result["shared_headers"] = note
     timings = result.setdefault("timings", {})
-    for name in ("pch_build", "unshared_compile"):
+    for name in ("pch_build", "unshared_compile", "shared_compile"):
         if note.get(name):
             timings[name] = note[name]
     with open(path, "w") as f:
