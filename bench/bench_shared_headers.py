@@ -67,7 +67,7 @@ def case_rows(out: Path):
 def fidelity(rows) -> dict:
     count = {"identical": 0, "differs": [], "not_shared": 0, "pch_failed": 0, "failed_redone": []}
     for name, _, _, _, note in rows:
-        if note.get("shared_compile") is not None and not note.get("differs"):
+        if note.get("failed") and not note.get("differs"):
             count["failed_redone"].append(name)     # does not compile; its unshared compile is kept anyway
         if note.get("verified"):
             count["identical"] += 1

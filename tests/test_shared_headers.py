@@ -317,5 +317,6 @@ def test_a_shared_compile_that_fails_is_compiled_again_without_the_pch_even_when
     kept = json.loads((tmp_path / "out/b/result.json").read_text())
     assert "did you mean" in (tmp_path / "out/b/compile.log").read_text()
     assert kept["shared_headers"]["used"] is False and kept["shared_headers"]["differs"] == "compile.log"
+    assert kept["shared_headers"]["failed"] is True
     assert kept["timings"] == {"compile": 0.9, "shared_compile": 0.3}
     assert json.loads((tmp_path / "out/a/result.json").read_text())["shared_headers"] == {"used": True, "key": sharing.plan["a"][0]}

@@ -302,6 +302,8 @@ class Sharing:
         import shutil
         if difference or keep:
             note.update(used=False, shared_compile=_compile_seconds(case_out))
+        if keep:
+            note["failed"] = True       # the program does not compile: bcc's own answer is kept by rule
             shutil.rmtree(case_out)
             shutil.copytree(plain_out, case_out)
         else:
