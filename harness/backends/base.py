@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Dict, List, Optional, Protocol, Tuple
 
+from .. import safe_tar
 from ..cases import Case
 from ..images.store import Image
 from ..paths import project_root
@@ -140,7 +141,7 @@ def untar_results(disk: Path, dest: Path) -> bool:
     try:
         with tarfile.open(disk, "r:") as tar:
             for member in tar:
-                tar.extract(member, dest, filter="data")
+                safe_tar.extract(tar, member, dest)
                 unpacked += 1
     except (tarfile.TarError, OSError, EOFError):
         pass

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
-from .. import shared_clang
+from .. import safe_tar, shared_clang
 from ..shared_clang import ShareHeaders
 from ..guest.shared_headers import include_lines
 from ..images.store import Image, Recipe, ensure
@@ -57,7 +57,7 @@ def personality(kernel: Image, rootfs: Image, qemu: QemuBackend, progress: Progr
             raise RuntimeError(f"personality capture failed ({run.status}: {run.detail}); "
                                f"console: {run.console}")
         with tarfile.open(archive) as tar:
-            tar.extractall(scratch / "personality", filter="data")
+            safe_tar.extractall(tar, scratch / "personality")
         shutil.rmtree(scratch / "vm")
         shutil.rmtree(inp)
         files = sum(1 for f in (scratch / "personality").rglob("format") if f.stat().st_size)

@@ -33,6 +33,7 @@ import vagrant
 from ..images.box import BOX_FILE, box_image
 from ..images.store import Image
 from ..interrupt import stop_requested
+from .. import safe_tar
 from ..paths import cache_dir
 from ..progress import Progress
 from .base import GuestJob, GuestRun, RunStatus, OneJobAtATime, tar_directory, write_input, write_program_input
@@ -136,7 +137,7 @@ def unpack_collected(text: str, dest: Path) -> bool:
         return False
     try:
         with tarfile.open(fileobj=io.BytesIO(base64.b64decode(m.group(1))), mode="r:") as tar:
-            tar.extractall(dest, filter="data")
+            safe_tar.extractall(tar, dest)
     except (tarfile.TarError, ValueError, OSError):
         return False
     return True

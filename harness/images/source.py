@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+from .. import safe_tar
 from ..lifetime import die_with_harness
 from ..paths import cache_dir, display_path
 from ..progress import Progress, silent
@@ -179,7 +180,7 @@ def export(r: Resolved, source: SourceSpec, dest: Path) -> None:
     archive = dest.parent / "export.tar"
     archive.write_bytes(_git_bytes(r.repo, "archive", "--format=tar", r.commit))
     with tarfile.open(archive) as tar:
-        tar.extractall(dest, filter="tar")
+        safe_tar.extractall(tar, dest, "tar")
     archive.unlink()
     if r.dirty:
         diff = dest.parent / "uncommitted.diff"
