@@ -132,8 +132,9 @@ def cmd_fidelity(args) -> int:
     outcomes = {}
     with rich_progress(console) as progress:
         for mode in ("guest", "split"):
+            bars = lambda task, *a, mode=mode: progress(f"{mode}: {task}", *a)   # one set of bars per mode
             out = run_cell(cell, list(loaded.cases), backend_for(mode), run.cell_dir(f"{cell.name}-{mode}"),
-                           progress, args.case_timeout, use_cache=not args.no_cache, oracle=not args.no_oracle)
+                           bars, args.case_timeout, use_cache=not args.no_cache, oracle=not args.no_oracle)
             outcomes[mode] = out
             run.record_observations(f"{cell.name}-{mode}", list(out.observations))
     by = {m: ({o.case_id: o for o in out.observations}, {r.case_id: r for r in out.results})

@@ -22,7 +22,7 @@ def test_tcg_command_has_disks_in_order_and_no_network():
                       "file=/k/kernel.img,format=raw,if=virtio,readonly=on",
                       "file=/w/out.img,format=raw,if=virtio"]
     assert "-nic" not in argv and "-netdev" not in argv
-    assert "panic=-1" in argv[argv.index("-append") + 1]
+    assert {"panic=-1", "no_timer_check"} <= set(argv[argv.index("-append") + 1].split())
     assert argv[argv.index("-serial") + 1] == "file:/w/console.log"
 
 
@@ -48,7 +48,7 @@ def test_probe_refuses_kvm_pvm(tmp_path, monkeypatch):
     assert probe_accel(str(tmp_path / "none"), str(cpuinfo), str(modules)).reason.endswith("not accessible")
 
 
-def test_a_kernel_that_panics_before_the_guest_program_starts_is_booted_once_more(tmp_path, monkeypatch):
+def test_a_kernel_that_panics_or_hangs_before_the_guest_program_starts_is_booted_once_more(tmp_path, monkeypatch):
     from harness.backends.base import GuestRun, RunStatus
     from harness.backends.qemu import QemuBackend
     console = tmp_path / "console.log"
@@ -65,7 +65,28 @@ def test_a_kernel_that_panics_before_the_guest_program_starts_is_booted_once_mor
     monkeypatch.setattr(QemuBackend, "_boot_once", once)
     run = QemuBackend().boot(None, None, tmp_path / "in", tmp_path, 1, 60, "t", lambda *a: None)
     assert run.status is RunStatus.OK and len(attempts) == 2
-    assert "Kernel panic" in (tmp_path / "console-early-panic.log").read_text()
+    assert "Kernel panic" in (tmp_path / "console-failed-boot.log").read_text()
+
+    attempts.clear()                       # a quiet console that never reached init (a hang) is retried too
+
+    def hang(self, *args):
+        attempts.append(args)
+        console.write_text("" if len(attempts) == 1 else "HARNESS-STAGE mounted\n")
+        return (GuestRun(tmp_path / "out", console, RunStatus.BOOT_FAILED, "did not finish booting", 240.0)
+                if len(attempts) == 1 else GuestRun(tmp_path / "out", console, RunStatus.OK, "", 9.0, boot_seconds=4.0))
+    monkeypatch.setattr(QemuBackend, "_boot_once", hang)
+    assert QemuBackend().boot(None, None, tmp_path / "in", tmp_path, 1, 60, "t", lambda *a: None).status is RunStatus.OK
+    assert len(attempts) == 2
+
+    attempts.clear()                       # a stage the guest reports failed fails the same way twice
+
+    def stage(self, *args):
+        attempts.append(args)
+        console.write_text("HARNESS-STAGE init\nHARNESS-STAGE failed mount /dev/vdb\n")
+        return GuestRun(tmp_path / "out", console, RunStatus.BOOT_FAILED, "HARNESS-STAGE failed mount /dev/vdb", 3.0)
+    monkeypatch.setattr(QemuBackend, "_boot_once", stage)
+    assert QemuBackend().boot(None, None, tmp_path / "in", tmp_path, 1, 60, "t", lambda *a: None).status is RunStatus.BOOT_FAILED
+    assert len(attempts) == 1
 
     attempts.clear()                       # a guest that got as far as the program is not booted again
 

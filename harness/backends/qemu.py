@@ -67,15 +67,17 @@ class QemuBackend(OneJobAtATime):
              case_timeout: int, task: str, progress: Progress) -> GuestRun:
         """Boot `kernel` with `rootfs`, run the guest program on `inp`, unpack its results in workdir/out.
 
-        A kernel that panics before the guest program starts is booted once more: under TCG with two
-        vCPUs on a loaded host, Debian's kernels now and then die early (an int3 left by live code
-        patching, "IO-APIC + timer doesn't work"); nothing of the guest program had run, so the second
-        boot redoes nothing. The first console is kept as console-early-panic.log."""
+        A guest that never reaches the guest program is booted once more: under TCG with two vCPUs on
+        a loaded host, Debian's kernels now and then die or hang early (an int3 left by live code
+        patching, "IO-APIC + timer doesn't work", or nothing at all on a quiet console for the whole
+        BOOT_TIMEOUT, as in a CI run). Nothing of the guest program had run, so the second boot redoes
+        nothing. A guest stage that reported its own failure (a disk that does not mount) is not
+        retried: that fails the same way twice. The first console is kept as console-failed-boot.log."""
         run = self._boot_once(kernel, rootfs, inp, workdir, count, case_timeout, task, progress)
-        if run.status == RunStatus.BOOT_FAILED and run.boot_seconds is None and run.console and \
-                "Kernel panic" in run.console.read_text(errors="replace"):
-            shutil.copy(run.console, workdir / "console-early-panic.log")
-            progress(task, 0, count, "the kernel panicked while booting: booting again")
+        if run.status == RunStatus.BOOT_FAILED and run.boot_seconds is None and not _stage_failed(run.console):
+            if run.console and run.console.exists():
+                shutil.copy(run.console, workdir / "console-failed-boot.log")
+            progress(task, 0, count, "the kernel did not boot (panic or hang): booting again")
             run = self._boot_once(kernel, rootfs, inp, workdir, count, case_timeout, task, progress)
         return run
 
@@ -145,6 +147,12 @@ class QemuBackend(OneJobAtATime):
         os.unlink(out_img)
         return GuestRun(outdir=outdir, console=spec.console, status=status, detail=detail,
                         seconds=seconds, boot_seconds=boot_seconds, command=command)
+
+
+def _stage_failed(console: Optional[Path]) -> bool:
+    """The guest's init reported a failed stage of its own."""
+    return bool(console) and any(ln.startswith("HARNESS-STAGE") and " failed" in f"{ln} "
+                                 for ln in _console_lines(console))
 
 
 def _console_lines(path: Path):
