@@ -4,8 +4,11 @@ Only lexing is used (no include is resolved), so a bcc program tokenizes on the 
 headers or bcc's own headers.
 """
 
+import re
+from bisect import bisect_right
 from dataclasses import dataclass
-from typing import List, Optional
+from functools import lru_cache
+from typing import List, Optional, Tuple
 
 from clang import cindex
 
@@ -23,6 +26,13 @@ class Token:
 
 
 def tokenize(text: str, name: str = "input.c") -> List[Token]:
+    """The tokens of `text`, comments included. Classifying a matrix tokenizes each case once per cell
+    and most rewritten texts once per kernel, so the tokens of recent texts are kept."""
+    return list(_tokens(text, name))
+
+
+@lru_cache(maxsize=1024)
+def _tokens(text: str, name: str) -> Tuple[Token, ...]:
     global _INDEX
     if _INDEX is None:
         _INDEX = cindex.Index.create()
@@ -30,10 +40,21 @@ def tokenize(text: str, name: str = "input.c") -> List[Token]:
     tu = _INDEX.parse(name, args=["-x", "c", "-nostdinc"], unsaved_files=[(name, data)],
                       options=cindex.TranslationUnit.PARSE_INCOMPLETE
                       | cindex.TranslationUnit.PARSE_SKIP_FUNCTION_BODIES)
-    extent = tu.get_extent(name, (0, len(data)))
-    return [Token(t.spelling, t.kind.name.lower(), t.location.line, t.location.column,
-                  t.extent.end.line, t.extent.end.column)
-            for t in tu.get_tokens(extent=extent)]
+    # Lines and columns from byte offsets, as clang counts them (\r\n, \r and \n each end a line):
+    # asking libclang for a token's line and column costs four calls through ctypes, an offset one.
+    starts = [0] + [m.end() for m in _LINE_END.finditer(data)]
+
+    def line_col(offset: int) -> Tuple[int, int]:
+        line = bisect_right(starts, offset)
+        return line, offset - starts[line - 1] + 1
+    out = []
+    for t in tu.get_tokens(extent=tu.get_extent(name, (0, len(data)))):
+        extent = t.extent
+        out.append(Token(t.spelling, t.kind.name.lower(), *line_col(extent.start.offset), *line_col(extent.end.offset)))
+    return tuple(out)
+
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 def matching(tokens: List[Token], i: int, open_: str = "(", close: str = ")") -> Optional[int]:

@@ -103,6 +103,7 @@ class History:
     def __init__(self, path: Optional[Path] = None):
         self.path = Path(path or default_path())
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._stored: set = set()     # artifact shas this connection knows are in the file
         try:
             self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -148,7 +149,11 @@ class History:
             return None
         raw = text.encode()
         sha = hashlib.sha256(raw).hexdigest()[:32]
-        self.db.execute("INSERT OR IGNORE INTO artifacts VALUES (?, ?)", (sha, zlib.compress(raw, 6)))
+        # a cell's console and a case's text come once per result: compress each only once
+        if sha not in self._stored and \
+                not self.db.execute("SELECT 1 FROM artifacts WHERE sha=?", (sha,)).fetchone():
+            self.db.execute("INSERT INTO artifacts VALUES (?, ?)", (sha, zlib.compress(raw, 6)))
+        self._stored.add(sha)
         return sha
 
     def artifact(self, sha: Optional[str]) -> str:
@@ -203,6 +208,7 @@ class History:
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
+            self._stored.clear()     # what this transaction inserted is gone again
             raise
         return count
 
@@ -291,16 +297,19 @@ def _package_diff(a: str, b: str) -> str:
     return ", ".join(f"{k} {da.get(k)} -> {db.get(k)}" for k in sorted(set(da) | set(db)) if da.get(k) != db.get(k))
 
 
-def record_rundir(history: History, run_path: Path) -> int:
-    """Import one run directory (as written by store.RunDir) into the history; idempotent."""
+def record_rundir(history: History, run_path: Path, start: int = 0) -> int:
+    """Import one run directory (as written by store.RunDir) into the history; idempotent. `start`: the
+    bytes of results.jsonl the history already holds, so a run recorded cell by cell is read once."""
     from .store import RunDir
     info_path = run_path / "run.json"
     if not info_path.exists():
         raise HistoryError(f"{run_path}: not a run directory (no run.json)")
     info = json.loads(info_path.read_text())
     run = RunDir(run_path)
+    if start and not history.db.execute("SELECT 1 FROM runs WHERE id=?", (info["id"],)).fetchone():
+        start = 0       # a history made anew since: it holds none of this run
     history.add_run(info["id"], info)
-    results = run.results()
+    results = run.results(start)
     observations = {}
     consoles = {}
     for r in results:

@@ -257,7 +257,7 @@ def to_history(run: RunDir) -> None:
                 continue
             try:
                 size = other.results_size()
-                record_rundir(history, other.path)
+                record_rundir(history, other.path, other.recorded_size(history.path))
                 other.mark_recorded(history.path, size)
             except (HistoryError, sqlite3.Error, OSError, ValueError) as e:
                 if other is run:

@@ -129,10 +129,13 @@ class RunDir:
         except (OSError, ValueError):
             return {}
 
-    def results(self) -> List[Result]:
-        """The results written so far; a line cut short (a writer killed, a full disk) is not a result."""
+    def results(self, start: int = 0) -> List[Result]:
+        """The results written so far, from byte `start` of results.jsonl on (a size `mark_recorded` kept);
+        a line cut short (a writer killed, a full disk) is not a result."""
         try:
-            lines = (self.path / "results.jsonl").read_text().splitlines()
+            with open(self.path / "results.jsonl", "rb") as f:
+                f.seek(start)
+                lines = f.read().decode(errors="replace").splitlines()
         except OSError:
             return []
         out = []
@@ -158,6 +161,10 @@ class RunDir:
     def unrecorded(self, history: Path) -> bool:
         """True when results.jsonl holds more than what was last copied into `history`."""
         return self.results_size() > self._recorded().get(str(Path(history).resolve()), -1)
+
+    def recorded_size(self, history: Path) -> int:
+        """How many bytes of results.jsonl `history` already holds."""
+        return max(0, self._recorded().get(str(Path(history).resolve()), 0))
 
     def mark_recorded(self, history: Path, size: int) -> None:
         """`history` holds the first `size` bytes of results.jsonl."""

@@ -46,6 +46,23 @@ def test_record_and_read_back(tmp_path, recorded):
     assert row.packages and '"bcc": "0.26.0"' in row.packages
 
 
+def test_a_run_recorded_cell_by_cell_is_read_from_where_the_history_left_off(tmp_path, recorded):
+    """to_history after each cell reads only the new bytes of results.jsonl; a history made anew, which
+    holds none of the run, reads it all again."""
+    run, results = make_run(tmp_path, recorded)
+    first = History(tmp_path / "h.db")
+    size = run.results_size()
+    assert record_rundir(first, run.path) == 3
+    run.mark_recorded(first.path, size)
+    run.record_results([replace(r, cell="bcc-0.31@linux-6.12") for r in results[:2]])
+    assert record_rundir(first, run.path, run.recorded_size(first.path)) == 2   # only the new cell
+    assert len(first.rows()) == 5 and len(first.db.execute("SELECT * FROM artifacts").fetchall()) > 0
+    other = History(tmp_path / "other.db")         # recorded.json names h.db only: other starts from 0
+    assert record_rundir(other, run.path, run.recorded_size(other.path)) == 5
+    fresh = History(tmp_path / "fresh.db")         # a stale offset for a history without the run: all of it
+    assert record_rundir(fresh, run.path, size) == 5
+
+
 def test_changed_case_regresses_and_the_diff_names_only_it(tmp_path, recorded):
     h = History(tmp_path / "h.db")
     first, _ = make_run(tmp_path, recorded, name="a")
