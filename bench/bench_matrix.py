@@ -11,6 +11,7 @@ From one run it prints:
   mode's default, as `run`), the PCH builds and, with verify, the unshared compiles are work the run
   chose to do, so they count in the floor too;
 - the ratio wall / floor (issue 16's targets: <= 1.15 for the whole default matrix, then below 1);
+- how many cores were busy, per minute, and the core-seconds left idle (where wall exceeds the floor);
 - the split by phase, in seconds summed over the threads that ran them (cells run concurrently, so the
   phases can add up to more than the wall time): prepare (image lookups, result cache), compile (host
   sandboxes in split mode), boot (qemu start to the guest program), load (the rest of the loading
@@ -89,6 +90,39 @@ class PhaseClock:
                     stack[-1][1] = end
             return result
         setattr(owner, name, timed)
+
+
+class CpuSampler(threading.Thread):
+    """How many of the machine's cores were busy, once a second (from /proc/stat): where the wall time
+    exceeds the floor, this shows when (an idle tail, a boot with the compiles waiting)."""
+
+    def __init__(self, cores: int):
+        super().__init__(daemon=True)
+        self.cores, self.busy, self.stopped = cores, [], threading.Event()
+
+    @staticmethod
+    def _ticks():
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        return sum(fields) - fields[3] - fields[4], sum(fields)     # busy (not idle, not iowait), all
+
+    def run(self) -> None:
+        last = self._ticks()
+        while not self.stopped.wait(1.0):
+            now = self._ticks()
+            total = now[1] - last[1]
+            self.busy.append(self.cores * (now[0] - last[0]) / total if total else 0.0)
+            last = now
+
+    def summary(self) -> str:
+        if not self.busy:
+            return "cores busy: not sampled"
+        idle = sum(max(0.0, 1.0 - b) for b in self.busy)        # seconds with less than one core busy
+        spare = sum(max(0.0, self.cores - b) for b in self.busy)
+        per_min = [self.busy[i:i + 60] for i in range(0, len(self.busy), 60)]
+        bars = "".join(" ▁▂▃▄▅▆▇█"[min(8, round(8 * sum(m) / len(m) / self.cores))] for m in per_min)
+        return (f"cores busy: mean {sum(self.busy) / len(self.busy):.2f} of {self.cores}; core-seconds left idle "
+                f"{spare:.0f} (of which {idle:.0f} with not even one core busy); per minute |{bars}|")
 
 
 PROGRAM_TIMINGS = ("compile", "pch_build", "unshared_compile", "shared_compile")
@@ -174,12 +208,15 @@ def main() -> int:
     run = store.RunDir.create(sys.argv, mode=mode)
     print(f"{len(cases)} cases x {len(cells)} cells, {mode} mode, -j {args.jobs}, "
           f"{'cached' if args.cached else 'nothing cached'}, shared headers {args.share_headers.value}", flush=True)
+    cores = os.cpu_count() or 1
+    sampler = CpuSampler(cores)
+    sampler.start()
     t0 = time.monotonic()
     results, _ = pipeline.run_matrix(cells, cases, mode, run, silent, args.jobs, 900, args.cached, oracle_cells,
                                      args.share_headers)
     wall = time.monotonic() - t0
+    sampler.stopped.set()
 
-    cores = os.cpu_count() or 1
     parts = dict(floor_parts(observations), programs_s=sum(programs))
     floor = (parts["compile_s"] + parts["pch_s"] + parts["programs_s"] + parts["load_s"]) / cores
     row = {"cases": len(cases), "cells": len(cells), "mode": mode, "jobs": args.jobs, "cached": args.cached,
@@ -198,6 +235,8 @@ def main() -> int:
           f"{parts['load_s']:.1f} s)")
     print("phases (s, summed over threads): "
           + ", ".join(f"{ph} {row['phases_s'][ph]:.1f}" for ph in PHASES))
+    print(sampler.summary())
+    row["cores_busy_per_s"] = [round(b, 2) for b in sampler.busy]
     if args.json:
         args.json.write_text(json.dumps(row, indent=1))
     return 0

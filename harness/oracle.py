@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from .ctokens import code_tokens, matching, tokenize
+from .guest.shared_headers import include_block_end
 from .sites import Site
 
 OFFSET_ID = 0x10000          # twin records the address offset of site N under N | OFFSET_ID
@@ -162,6 +163,16 @@ def _bcc_address(site: Site, nested: List[str]) -> Tuple[str, str]:
     return " ".join(out), ""
 
 
+def _prelude_offset(original: str) -> int:
+    """Where the instrumentation goes: after the program's leading #include block, so that the probe
+    and the twin have the case's include set and share its precompiled headers in split mode; at the
+    top when code before that point already calls what the prelude redefines."""
+    end = include_block_end(original)
+    if "bpf_get_prandom_u32" in original[:end]:
+        return 0
+    return len(original[:end].encode())
+
+
 def _replace(data: bytes, edits: List[Tuple[int, int, bytes]]) -> bytes:
     for start, end, new in sorted(edits, reverse=True):
         data = data[:start] + new + data[end:]
@@ -222,8 +233,9 @@ def build(original: str, sites: List[Site]) -> Programs:
         probe_edits.append((s0, s1, (f"({{ typeof({site.value_type}) __hr = ({expr}); "
                                      f"__harness_record({k + 1}, &__hr, sizeof(__hr)); __hr; }})").encode()))
         twin_edits.append((s0, s1, twin.read(k).encode()))
-    probe = PRELUDE + _replace(data, probe_edits).decode()
-    twin_text = PRELUDE + _replace(data, twin_edits).decode()
+    at = _prelude_offset(original)
+    probe = _replace(data, probe_edits + [(at, at, PRELUDE.encode())]).decode()
+    twin_text = _replace(data, twin_edits + [(at, at, PRELUDE.encode())]).decode()
     return Programs(probe, twin_text, tuple(sites), tuple(twin.no_offset))
 
 

@@ -294,6 +294,11 @@ def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_t
                          use_cache, cell.name in oracle_cells)]
     box_cells = [c for c in cells if c.backend != "qemu"]      # Vagrant cells run in their own box
     cells = [c for c in cells if c.backend == "qemu"]
+
+    def oracle_first(group):
+        # Longest first: a group with the oracle has a compile and a boot more after its load, so it
+        # starts first and the other groups' compiles fill the cores meanwhile, not an idle tail.
+        return not any(c.name in oracle_cells for c in group)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         if backend.groups_by_kernel:   # split: one loading boot per kernel
             groups: Dict[str, list] = {}
@@ -301,9 +306,10 @@ def run_matrix(cells, cases, mode: str, run: RunDir, progress, jobs: int, case_t
                 groups.setdefault(cell.kernel.name, []).append(cell)
             futures = {pool.submit(run_kernel_group, group, cases, backend,
                                    {c.name: run.cell_dir(c.name) for c in group}, progress, case_timeout,
-                                   use_cache, oracle_cells): group for group in groups.values()}
+                                   use_cache, oracle_cells): group
+                       for group in sorted(groups.values(), key=oracle_first)}
         else:
-            futures = {pool.submit(one, cell): [cell] for cell in cells}
+            futures = {pool.submit(one, cell): [cell] for cell in sorted(cells, key=lambda c: oracle_first([c]))}
         futures.update({pool.submit(one, cell): [cell] for cell in box_cells})
         pending = set(futures)
         total = len(cases) * (len(cells) + len(box_cells))

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from harness.oracle import OFFSET_ID, ROUND_ID, Coverage, OracleError, build, describe, judge
+from harness.oracle import OFFSET_ID, PRELUDE, ROUND_ID, Coverage, OracleError, build, describe, judge
 from harness.sites import Site, find_sites
 
 
@@ -16,7 +16,23 @@ def site(text, line, col, depth=0, value_type="int", address="", form="member"):
 
 
 def body(program: str) -> str:
-    return program.split("/* --- end of instrumentation --- */\n", 1)[1]
+    """The program without the instrumentation, wherever build placed it."""
+    assert program.count(PRELUDE) == 1
+    return program.replace(PRELUDE, "", 1)
+
+
+def test_the_instrumentation_follows_the_include_block_so_the_probe_keeps_the_case_include_set(recorded):
+    """In split mode a program shares the precompiled headers of its #include block: the probe and twin
+    must start with the case's own block, not with the prelude's #define."""
+    from harness.guest.shared_headers import include_lines
+    case, obs, _ = recorded("tests/fixtures/cases/nested_chain.c")
+    programs = build(case.text, find_sites(case.text, obs.rewritten))
+    assert include_lines(case.text)
+    for text in (programs.probe, programs.twin):
+        assert include_lines(text) == include_lines(case.text)
+        assert text.index(PRELUDE) > text.index(include_lines(case.text)[-1].split()[-1])
+    odd = "static int f(void) { return bpf_get_prandom_u32(); }\n#include <linux/sched.h>\n" + case.text
+    assert build(odd, find_sites(odd, obs.rewritten.replace(case.text, odd))).probe.startswith(PRELUDE)
 
 
 def test_recorded_nested_chain_reads_bottom_up_and_offsets_every_site(recorded):

@@ -153,6 +153,17 @@ def test_run_matrix_groups_cells_by_kernel_when_the_backend_does(tmp_path):
     assert all("loading" not in r.message for r in results)
 
 
+def test_the_kernel_group_with_an_oracle_cell_starts_first(tmp_path):
+    """Longest first: the oracle's compile and boot come after a group's load, so that group starts
+    before the others and their compiles overlap its oracle instead of leaving a tail on one core."""
+    cells = load_matrix().select(["bcc-0.26@linux-5.10", "bcc-0.26@linux-6.1"])
+    backend = ReplayBackend(groups_by_kernel=True)
+    with installed(backend):
+        pipeline.run_matrix(cells, cases(), "split", RunDir.create(["t"]), lambda *a: None, 1, 900, False,
+                            oracle_cells={"bcc-0.26@linux-6.1"})
+    assert backend.asked[0].startswith("bcc-0.26@linux-6.1 ") and backend.asked[-1].startswith("bcc-0.26@linux-5.10 ")
+
+
 def harness_cli(tmp_path, *args, faults=None, asked=None):
     env = dict(os.environ, COLUMNS="200", PYTHONPATH=str(ROOT))
     argv = [sys.executable, "-m", "harness.backends.replay", "--faults", json.dumps(faults or {})]

@@ -37,16 +37,28 @@ def include_lines(text):
     line may come first (bcc's tools open with their container-filter functions): it cannot change
     how the headers preprocess, so parsing them first in the PCH leaves them as they were. Any other
     directive first (#define, a "..." include) and the set is empty."""
-    lines = []
-    for line in text.splitlines():
+    return _include_block(text)[0]
+
+
+def include_block_end(text):
+    """Where code may be added to the program without changing its include set: just past the last
+    line of include_lines (0 when there is none)."""
+    return _include_block(text)[1]
+
+
+def _include_block(text):
+    lines, end, pos = [], 0, 0
+    for line in text.splitlines(keepends=True):
+        pos += len(line)
         m = INCLUDE.match(line)
         if m:
             lines.append("#include " + m.group(1))
+            end = pos
         elif line.lstrip().startswith("#"):
             break
         elif lines and not COMMENT.match(line):
             break
-    return lines
+    return lines, end
 
 
 def set_key(lines, cflags):
