@@ -146,6 +146,9 @@ def _verdict(case: Case, programs: Programs, out: Path, run_status: str,
         # The twin reads each site with its own helper call; a twin the kernel refuses cannot be judged.
         if data["error"].startswith("twin"):
             return f"cannot judge: {data['error']}", None, _unjudged(count, "the twin does not compile or load")
+        if data.get("missing"):     # the environment's: this kernel lacks the function or tracepoint
+            return f"not judged: this kernel has no {data['missing']} ({data['error']})", None, \
+                _unjudged(count, "attach point not in this kernel")
         return f"harness: {data['error']}", None, _unjudged(count, "harness: " + data["error"].split(":")[0])
     if data.get("stage") != "done":
         return f"harness: the oracle stopped at {data.get('stage')}", None, \

@@ -28,6 +28,9 @@ def _eligible(case: Case, obs: Optional[Observation], result: Result) -> bool:
 
 
 def judge(case: Case, data: dict, extra_sites: bool) -> Result:
+    if data.get("missing"):     # the environment's: this kernel lacks the function or tracepoint
+        return Result(case.id, "", Outcome.ENV, f"runtime check: this kernel has no {data['missing']}",
+                      details=data.get("error", ""))
     if data.get("error"):
         return Result(case.id, "", Outcome.HARNESS, f"runtime check: {data['error']}")
     values = data.get("values", {})

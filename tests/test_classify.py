@@ -168,6 +168,11 @@ def test_runtime_verdicts():
     assert judge(case, {"values": {"pkts[0]": 2, "pids[0]": 77}, "pid": 77}, True).outcome is Outcome.FP_RUNTIME
     silent = judge(case, {"values": {"pkts[0]": None, "pids[0]": 0}}, False)
     assert silent.outcome is Outcome.HARNESS and "did not fire" in silent.message
+    # a kernel without the case's attach point is the environment's, never harness trouble
+    failed = {"error": "attach: OSError: [Errno 2] perf_event_open: No such file or directory", "values": {}}
+    assert judge(case, failed, False).outcome is Outcome.HARNESS
+    missing = judge(case, dict(failed, missing="kprobe tcp_sendpage"), False)
+    assert missing.outcome is Outcome.ENV and missing.message == "runtime check: this kernel has no kprobe tcp_sendpage"
 
 
 def test_fidelity_compares_runtime_verdicts_and_wrong_read_offsets():

@@ -245,6 +245,15 @@ def test_an_oracle_boot_that_left_no_result_is_harness_trouble(tmp_path):
     note, result, cover = _verdict(case, programs, tmp_path / "out", "ok", "")
     assert result is None and note.startswith("cannot judge: twin does not compile or load")
     assert cover.not_judged == {"the twin does not compile or load": 1}
+    error = ("probe: attaching f to kretprobe tcp_sendpage failed: cannot attach f to kretprobe tcp_sendpage: "
+             "tcp_sendpage: [Errno 2] perf_event_open: No such file or directory")   # linux 6.12, recorded
+    for missing, words in ((None, "harness: probe: attaching f"),
+                           ("kretprobe tcp_sendpage", "not judged: this kernel has no kretprobe tcp_sendpage (")):
+        (tmp_path / "out" / "oracle.json").write_text(json.dumps({"error": error, "stage": "attach", "values": {},
+                                                                  **({"missing": missing} if missing else {})}))
+        note, result, cover = _verdict(case, programs, tmp_path / "out", "ok", "")
+        assert result is None and note.startswith(words), note
+    assert cover.not_judged == {"attach point not in this kernel": 1}
 
 
 def test_a_report_the_trigger_never_reaches_is_not_judged_not_harness_trouble(tmp_path, monkeypatch):
@@ -272,3 +281,17 @@ def test_a_report_the_trigger_never_reaches_is_not_judged_not_harness_trouble(tm
             assert result is None
             assert note.startswith("not judged: the open trigger never reached the report's ATTACH points "
                                    "(kprobe tcp_v4_connect)"), note
+
+
+def test_attach_points_are_looked_up_in_the_running_kernel():
+    """The guest's check, run here against the host's own kernel (/proc/kallsyms and tracefs)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "harness" / "guest"))
+    from programs import attach_point_missing
+    with open("/proc/kallsyms") as f:
+        present = next(fields[2] for fields in map(str.split, f) if fields[1] in "tT")
+    assert not attach_point_missing("kprobe", present) and not attach_point_missing("kretprobe", present)
+    assert attach_point_missing("kprobe", "harness_fixture_no_such_function")
+    assert attach_point_missing("tracepoint", "harness:no_such_event")
+    assert not attach_point_missing("kprobe", "re:anything")       # a pattern: bcc's own error says enough

@@ -139,6 +139,20 @@ def test_oracle_finds_the_wrong_read_and_passes_the_right_one(tmp_path):
     assert rerun == rows, again.stdout
 
 
+def test_an_attach_point_this_kernel_lacks_is_the_environment_and_its_note_is_kept(tmp_path):
+    """A kprobe on a function the kernel does not have (a tool written for another kernel, a module not
+    loaded) is not harness trouble: the oracle says so, and the rerun takes that from the cache."""
+    env = dict(os.environ, HARNESS_RESULTS_DIR=str(tmp_path), COLUMNS="200")
+    args = ("run", "--oracle", "--cases-root", "tests/fixtures/cases", "tests/fixtures/cases/oracle_missing_attach.c")
+    proc = harness(*args, "--no-cache", env=env)
+    row = json.loads((tmp_path / "latest" / "results.jsonl").read_text())
+    assert row["outcome"] == "PASS", proc.stdout + proc.stderr
+    assert row["oracle"].startswith("not judged: this kernel has no kprobe harness_fixture_no_such_function ("), row
+    assert "harness:" not in row["oracle"]
+    again = harness(*args, env=env)
+    assert not list((tmp_path / "latest").resolve().rglob("qemu.cmd")), again.stdout
+
+
 def test_a_changed_case_regresses_in_diff_and_report(tmp_path):
     cases = tmp_path / "cases"
     shutil.copytree(ROOT / "cases" / "seed", cases / "seed")

@@ -3,7 +3,7 @@
 import os
 
 from guestlib import redirect_fd2, staged_result
-from programs import open_programs, read_recorded, run_trigger
+from programs import attach_point_missing, open_programs, read_recorded, run_trigger
 
 
 def run_oracle(case_path, out):
@@ -26,6 +26,8 @@ def run_oracle(case_path, out):
                     p.attach(name, kind, target, None)
                 except Exception as e:
                     result["error"] = "%s: attaching %s to %s %s failed: %s" % (role, name, kind, target, e)
+                    if attach_point_missing(kind, target):
+                        result["missing"] = "%s %s" % (kind, target)
                     return
         result["stage"] = "trigger"
         # Twice, with other inputs the second time (values land under id | ROUND_ID of round 2)

@@ -4,7 +4,7 @@ import os
 
 from guestlib import staged_result
 from net import Net
-from programs import NET_KINDS, open_programs, read_int, run_trigger
+from programs import NET_KINDS, attach_point_missing, open_programs, read_int, run_trigger
 
 
 def run_runtime(case_path, out):
@@ -20,7 +20,12 @@ def run_runtime(case_path, out):
             net = Net()
         result["stage"] = "attach"
         for name, kind, target in case["attach"]:
-            programs.attach(name, kind, target, net)
+            try:
+                programs.attach(name, kind, target, net)
+            except Exception:
+                if attach_point_missing(kind, target):
+                    result["missing"] = "%s %s" % (kind, target)
+                raise
         result["stage"] = "trigger"
         save()
         if trigger[0] == "udp":

@@ -6,6 +6,7 @@ import os
 import struct
 import time
 
+from bpfsys import TRACING
 from guestlib import DEBUG_PREPROCESSOR, quiet_bpf_class, redirect_fd2
 from mode_compile import table_facts
 from mode_load import load_bundle
@@ -22,6 +23,22 @@ def attach(b, name, kind, target):
         b.attach_raw_tracepoint(tp=target, fn_name=name)
     else:
         raise ValueError("cannot attach %s" % kind)
+
+
+def attach_point_missing(kind, target):
+    """True when this kernel has no such attach point: a function of another kernel version, or of a
+    module that is not loaded (kallsyms), or a tracepoint it does not define. A program that cannot
+    attach here says nothing about the rewriter, nor about the harness."""
+    if kind in ("kprobe", "kretprobe") and not target.startswith("re:"):
+        try:
+            with open("/proc/kallsyms") as f:
+                return not any(len(fields) >= 3 and fields[2] == target for fields in map(str.split, f))
+        except OSError:
+            return False
+    if kind == "tracepoint":
+        category, _, event = target.partition(":")
+        return not any(os.path.isdir(os.path.join(base, "events", category, event)) for base in TRACING)
+    return False
 
 
 # The trigger's inputs per round: the oracle runs it twice, so a site judged by its values alone gets two
