@@ -87,3 +87,28 @@ def test_few_cases_stay_in_one_sandbox(tmp_path):
         return tmp_path / f"{name}-out", ""
     in_shards(_job(tmp_path, 3), tmp_path, "compile", run)
     assert calls == ["compile"]
+
+
+def test_the_runtime_modes_programs_do_not_wait_for_other_cells_case_shards(tmp_path, monkeypatch):
+    """A cell's oracle boot waits on its probe and twin: with every case slot held by another cell's
+    shard, they still compile (in slots of their own)."""
+    monkeypatch.setattr(compile_shards, "SLOTS", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(compile_shards, "PROGRAM_SLOTS", threading.BoundedSemaphore(1))
+    compile_shards.SLOTS.acquire()          # another cell's long shard
+    try:
+        ran = []
+        programs = threading.Thread(target=in_shards, daemon=True, args=(
+            _job(tmp_path / "a", 3), tmp_path, "compile", lambda inp, name, finished: ran.append(name) or
+            (tmp_path / "o", "")), kwargs={"slots": compile_shards.PROGRAM_SLOTS})
+        programs.start()
+        programs.join(5)
+        assert ran == ["compile"] and not programs.is_alive()
+        waited = threading.Thread(target=in_shards, daemon=True,
+                                  args=(_job(tmp_path / "b", 3), tmp_path, "c2", lambda *a: ran.append("c2") or (tmp_path, "")))
+        waited.start()
+        waited.join(0.3)
+        assert ran == ["compile"] and waited.is_alive()      # a case shard still waits for a case slot
+    finally:
+        compile_shards.SLOTS.release()
+    waited.join(5)
+    assert ran == ["compile", "c2"]

@@ -17,6 +17,10 @@ from typing import Callable, List, Optional, Tuple
 # Fewer cases than this per shard and the sandbox's own start (mounts, cgroup) is not worth a second one.
 MIN_CASES_PER_SHARD = 4
 SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
+# The oracle's and runtime checks' programs: a cell's next boot waits on them, and a shard of another
+# cell's cases holds a slot for a minute or two, so they get slots of their own. They are few; for the
+# while they compile, the cores are shared by more processes than there are cores.
+PROGRAM_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 # run(input dir, name, finished) -> (its output dir, problem or ''); `finished(n)` hears its done count
 RunOne = Callable[[Path, str, Callable[[int], None]], Tuple[Path, str]]
@@ -51,14 +55,17 @@ def deal_grouped(cases: List[dict], shards: int, group_of: Callable[[dict], str]
 
 def in_shards(inp: Path, work: Path, name: str, run: RunOne,
               finished: Callable[[int], None] = lambda n: None,
-              group_of: Optional[Callable[[dict], str]] = None) -> Tuple[Path, str]:
+              group_of: Optional[Callable[[dict], str]] = None,
+              slots: Optional[threading.BoundedSemaphore] = None) -> Tuple[Path, str]:
     """Run the compile job of `inp` in shards; returns (work/<name>-out, the shards' problems).
-    group_of: keep cases of one group together where balance allows (deal_grouped)."""
+    group_of: keep cases of one group together where balance allows (deal_grouped); slots: SLOTS
+    (cases) or PROGRAM_SLOTS (the runtime modes' programs)."""
+    slots = slots or SLOTS
     job = json.loads((inp / "job.json").read_text())
     count = shard_count(len(job["cases"]))
     parts = deal_grouped(job["cases"], count, group_of) if group_of else deal(job["cases"], count)
     if len(parts) == 1:
-        with SLOTS:
+        with slots:
             return run(inp, name, finished)
     done, lock = [0] * len(parts), threading.Lock()
     outcomes: List[Tuple[Path, str]] = [None] * len(parts)
@@ -75,7 +82,7 @@ def in_shards(inp: Path, work: Path, name: str, run: RunOne,
                 done[k] = n
                 finished(sum(done))
         try:
-            with SLOTS:
+            with slots:
                 outcomes[k] = run(shard_in, f"{name}-{k}", heard)
         except Exception as e:      # one shard's crash is its cases' trouble (no status), not the others'
             outcomes[k] = (work / f"{name}-{k}-out", f"compile shard {k} crashed: {e!r}")

@@ -31,7 +31,7 @@ from ..guest.shared_headers import include_lines
 from ..images.store import Image, Recipe, ensure
 from ..interrupt import stop_requested
 from ..progress import Progress
-from .compile_shards import in_shards
+from .compile_shards import PROGRAM_SLOTS, in_shards
 from .base import GuestJob, GuestRun, RunStatus, guest_dir_name, new_guest_input, write_input, write_program_input
 from ..lifetime import die_with_harness
 from .qemu import QemuBackend
@@ -387,7 +387,8 @@ class SplitBackend:
                                       lambda shard_in, name, finished: run_sandboxed(
                                           rewriter, kernel, pers, shard_in, workdir, name, timeout,
                                           bool(untrusted), finished),
-                                      group_of=include_group(compile_in) if shared else None)
+                                      group_of=include_group(compile_in) if shared else None,
+                                      slots=PROGRAM_SLOTS)
         _answer_refused(compiled, refused)
         ready, answered = [], {}
         for e in entries:
