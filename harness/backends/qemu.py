@@ -74,7 +74,8 @@ class QemuBackend(OneJobAtATime):
         nothing. A guest stage that reported its own failure (a disk that does not mount) is not
         retried: that fails the same way twice. The first console is kept as console-failed-boot.log."""
         run = self._boot_once(kernel, rootfs, inp, workdir, count, case_timeout, task, progress)
-        if run.status == RunStatus.BOOT_FAILED and run.boot_seconds is None and not _stage_failed(run.console):
+        if run.status == RunStatus.BOOT_FAILED and run.boot_seconds is None and \
+                not _failed_stage(_stage_lines(run.console)):
             if run.console and run.console.exists():
                 shutil.copy(run.console, workdir / "console-failed-boot.log")
             progress(task, 0, count, "the kernel did not boot (panic or hang): booting again")
@@ -137,10 +138,11 @@ class QemuBackend(OneJobAtATime):
         seconds = time.monotonic() - t0
         outdir = workdir / "out"
         got_output = untar_results(out_img, outdir)
-        stages = [ln for ln in _console_lines(spec.console) if ln.startswith("HARNESS-STAGE")]
+        stages = _stage_lines(spec.console)
         if status == RunStatus.OK:
-            if any(" failed " in f"{s} " for s in stages):
-                status, detail = RunStatus.BOOT_FAILED, next(s for s in stages if " failed" in s)
+            failed = _failed_stage(stages)
+            if failed:
+                status, detail = RunStatus.BOOT_FAILED, failed
             elif not got_output:
                 status = RunStatus.NO_OUTPUT if boot_seconds else RunStatus.BOOT_FAILED
                 detail = f"qemu exited {proc.returncode}; last guest stage: {stages[-1] if stages else 'none'}"
@@ -149,10 +151,13 @@ class QemuBackend(OneJobAtATime):
                         seconds=seconds, boot_seconds=boot_seconds, command=command)
 
 
-def _stage_failed(console: Optional[Path]) -> bool:
-    """The guest's init reported a failed stage of its own."""
-    return bool(console) and any(ln.startswith("HARNESS-STAGE") and " failed" in f"{ln} "
-                                 for ln in _console_lines(console))
+def _failed_stage(stages) -> str:
+    """The HARNESS-STAGE line in which the guest's init reported a failure of its own ('' if none)."""
+    return next((s for s in stages if " failed " in f"{s} "), "")
+
+
+def _stage_lines(console: Optional[Path]):
+    return [ln for ln in _console_lines(console) if ln.startswith("HARNESS-STAGE")] if console else []
 
 
 def _console_lines(path: Path):
