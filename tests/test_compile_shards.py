@@ -1,11 +1,14 @@
 """Host compiles in shards (backends/compile_shards.py): dealing, the slot bound, merging, failures."""
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 from harness.backends import compile_shards
+from harness.backends.base import new_guest_input
 from harness.backends.compile_shards import deal, in_shards, shard_count
 
 
@@ -30,8 +33,8 @@ def fake_runner(work: Path, busy: list, fail_shard: int = -1):
     """A stand-in for run_sandboxed: writes what the runner writes, records how many run at once."""
     lock = threading.Lock()
 
-    def run(inp: Path, name: str, finished):
-        assert (inp / "runner.py").exists()
+    def run(inp: Path, name: str, finished, claims):
+        assert (inp / "runner.py").exists() and claims.is_dir()
         with lock:
             busy.append(+1)
         out = work / f"{name}-out"
@@ -82,11 +85,11 @@ def test_a_crashed_shard_costs_only_its_own_cases(tmp_path, monkeypatch):
 def test_few_cases_stay_in_one_sandbox(tmp_path):
     calls = []
 
-    def run(inp, name, finished):
-        calls.append(name)
+    def run(inp, name, finished, claims):
+        calls.append((name, claims))
         return tmp_path / f"{name}-out", ""
     in_shards(_job(tmp_path, 3), tmp_path, "compile", run)
-    assert calls == ["compile"]
+    assert calls == [("compile", None)]      # nobody to share claims with
 
 
 def test_the_runtime_modes_programs_do_not_wait_for_other_cells_case_shards(tmp_path, monkeypatch):
@@ -98,7 +101,7 @@ def test_the_runtime_modes_programs_do_not_wait_for_other_cells_case_shards(tmp_
     try:
         ran = []
         programs = threading.Thread(target=in_shards, daemon=True, args=(
-            _job(tmp_path / "a", 3), tmp_path, "compile", lambda inp, name, finished: ran.append(name) or
+            _job(tmp_path / "a", 3), tmp_path, "compile", lambda inp, name, finished, claims: ran.append(name) or
             (tmp_path / "o", "")), kwargs={"slots": compile_shards.PROGRAM_SLOTS})
         programs.start()
         programs.join(5)
@@ -112,3 +115,68 @@ def test_the_runtime_modes_programs_do_not_wait_for_other_cells_case_shards(tmp_
         compile_shards.SLOTS.release()
     waited.join(5)
     assert ran == ["compile", "c2"]
+
+
+def _real_job(tmp_path: Path, n: int) -> Path:
+    """A compile job for the real guest program: with no bcc on the host, each case's child reports
+    "import bcc failed" at once, which is all the claiming needs."""
+    inp = new_guest_input(tmp_path / "in")
+    (inp / "cases").mkdir()
+    cases = []
+    for i in range(n):
+        (inp / "cases" / f"c{i}.c").write_text("int x;\n")
+        cases.append({"id": f"c{i}", "file": f"cases/c{i}.c", "cflags": []})
+    (inp / "job.json").write_text(json.dumps({"mode": "compile", "cases": cases, "case_timeout": 60}))
+    return inp
+
+
+def real_runner(work: Path, order: list):
+    """The guest program itself (guest/runner.py), on the host without a sandbox: the claims dir is
+    where the job says once the sandbox's path is swapped for the host's."""
+    def run(inp: Path, name: str, finished, claims):
+        job = json.loads((inp / "job.json").read_text())
+        assert job["claims"] == "/run/harness/claims"
+        (inp / "job.json").write_text(json.dumps(dict(job, claims=str(claims))))
+        out = work / f"{name}-out"
+        out.mkdir(parents=True)
+        order.append(name)
+        subprocess.run([sys.executable, str(inp / "guest" / "runner.py"), str(inp), str(out)], check=True,
+                       capture_output=True)
+        return out, ""
+    return run
+
+
+def _status_ids(path: Path) -> list:
+    return [line.split(":")[0] for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_shard_that_is_done_takes_the_cases_of_a_shard_still_waiting(tmp_path, monkeypatch):
+    """One slot: whichever shard runs first finds its sibling's cases unclaimed and compiles them all,
+    its own first and then the sibling's from the end; the sibling then finds nothing left."""
+    monkeypatch.setattr(compile_shards, "SLOTS", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(compile_shards.os, "cpu_count", lambda: 2)
+    outs, order = {}, []
+    runner = real_runner(tmp_path, order)
+
+    def keep(inp, name, finished, claims):
+        outs[name] = (inp, *runner(inp, name, finished, claims))
+        return outs[name][1:]
+    out, problem = in_shards(_real_job(tmp_path, 8), tmp_path, "compile", keep)
+    assert problem == ""
+    first, second = order
+    own = [c["id"] for c in json.loads((outs[first][0] / "job.json").read_text())["cases"]]
+    theirs = [c["id"] for c in json.loads((outs[second][0] / "job.json").read_text())["cases"]]
+    assert len(own) == len(theirs) == 4
+    merged = _status_ids(out / "status")
+    assert merged == own + theirs[::-1]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(f"c{i}" for i in range(8))
+    assert "import bcc failed" in json.loads((out / "c5" / "result.json").read_text())["error"]
+    assert not (tmp_path / "compile-claims").exists()
+
+
+def test_shards_running_at_once_compile_each_case_exactly_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(compile_shards, "SLOTS", threading.BoundedSemaphore(2))
+    monkeypatch.setattr(compile_shards.os, "cpu_count", lambda: 2)
+    out, problem = in_shards(_real_job(tmp_path, 24), tmp_path, "compile", real_runner(tmp_path, []))
+    assert problem == ""
+    assert sorted(_status_ids(out / "status")) == sorted(f"c{i}" for i in range(24))

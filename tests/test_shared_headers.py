@@ -190,6 +190,26 @@ def _cases(tmp_path, texts):
     return cases
 
 
+def test_a_case_another_shard_took_still_counts_toward_its_sets_last(tmp_path):
+    """A compile shard skips the cases a sibling shard claimed (compile_shards.py); the PCH goes with
+    the set's last case, compiled here or skipped."""
+    sched = "#include <linux/sched.h>\nint x;\n"
+    cases = _cases(tmp_path, {"a": sched, "b": sched, "c": sched})
+    sharing = Sharing(str(tmp_path), {"clang": "/c"}, cases, None, None)
+    pch = tmp_path / "sched.pch"
+    pch.write_bytes(b"pch")
+    sharing.pch[sharing.plan["a"][0]] = str(pch)
+    out = tmp_path / "out" / "a"
+    out.mkdir(parents=True)
+    (out / "result.json").write_text(json.dumps({"compiled": True, "timings": {}}))
+    sharing.after(sharing.before(cases[0]), str(out), None, 10)
+    sharing.skip(cases[1])
+    assert pch.exists()
+    sharing.skip(cases[2])
+    assert not pch.exists() and not sharing.pch
+    sharing.skip({"id": "not planned"})      # a case of no include set changes nothing
+
+
 def test_each_include_sets_cases_run_together_and_its_pch_goes_with_the_last(tmp_path):
     """An untrusted compile's /tmp is capped, so a PCH is kept only while cases of its set are left; the
     cases are ordered so that one set's PCH is needed at a time. A PCH build is charged to the timings

@@ -5,6 +5,11 @@ compile one after another) kept one core busy while the others waited. A job's c
 into shards, each its own sandbox run, and a process-wide count of slots (one per core) bounds how many
 compile at once across every cell of the run. The shards' outputs are merged into the one output dir a
 single sandbox would have written, so nothing downstream can tell.
+
+Dealt lists alone left the last shard of a run compiling alone on one core for a minute or more (cases
+differ in cost by 10x). So each shard also gets the other shards' cases ("spare"): once its own are
+done it takes theirs from their ends, and a case goes to the shard that claims it first, by creating a
+file in a claims dir all of the job's shards share (guest/runner.py, claim).
 """
 
 import json
@@ -22,8 +27,12 @@ SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
 # while they compile, the cores are shared by more processes than there are cores.
 PROGRAM_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
 
-# run(input dir, name, finished) -> (its output dir, problem or ''); `finished(n)` hears its done count
-RunOne = Callable[[Path, str, Callable[[int], None]], Tuple[Path, str]]
+# where a shard's sandbox has the job's claims dir
+CLAIMS_MOUNT = "run/harness/claims"
+
+# run(input dir, name, finished, claims dir or None) -> (its output dir, problem or ''); `finished(n)` hears
+# its done count
+RunOne = Callable[[Path, str, Callable[[int], None], Optional[Path]], Tuple[Path, str]]
 
 
 def shard_count(cases: int, cores: Optional[int] = None) -> int:
@@ -66,16 +75,23 @@ def in_shards(inp: Path, work: Path, name: str, run: RunOne,
     parts = deal_grouped(job["cases"], count, group_of) if group_of else deal(job["cases"], count)
     if len(parts) == 1:
         with slots:
-            return run(inp, name, finished)
+            return run(inp, name, finished, None)
     done, lock = [0] * len(parts), threading.Lock()
     outcomes: List[Tuple[Path, str]] = [None] * len(parts)
+    claims = work / f"{name}-claims"
+    if claims.exists():
+        shutil.rmtree(claims)
+    claims.mkdir(parents=True)
 
     def one(k: int) -> None:
         shard_in = work / f"{name}-in-{k}"
         if shard_in.exists():
             shutil.rmtree(shard_in)
         shutil.copytree(inp, shard_in)
-        (shard_in / "job.json").write_text(json.dumps(dict(job, cases=parts[k]), indent=1))
+        # the next shard's cases first, so that thieves start on different shards
+        spare = [parts[(k + j) % len(parts)] for j in range(1, len(parts))]
+        (shard_in / "job.json").write_text(json.dumps(dict(job, cases=parts[k], spare=spare,
+                                                           claims="/" + CLAIMS_MOUNT), indent=1))
 
         def heard(n: int) -> None:
             with lock:
@@ -83,7 +99,7 @@ def in_shards(inp: Path, work: Path, name: str, run: RunOne,
                 finished(sum(done))
         try:
             with slots:
-                outcomes[k] = run(shard_in, f"{name}-{k}", heard)
+                outcomes[k] = run(shard_in, f"{name}-{k}", heard, claims)
         except Exception as e:      # one shard's crash is its cases' trouble (no status), not the others'
             outcomes[k] = (work / f"{name}-{k}-out", f"compile shard {k} crashed: {e!r}")
     threads = [threading.Thread(target=one, args=(k,), name=f"{name}-{k}") for k in range(len(parts))]
@@ -92,6 +108,7 @@ def in_shards(inp: Path, work: Path, name: str, run: RunOne,
     for t in threads:
         t.join()
     problems = list(dict.fromkeys(p for _, p in outcomes if p))    # "interrupted" once, not per shard
+    shutil.rmtree(claims)
     return merge_shards([o for o, _ in outcomes], work / f"{name}-out"), "; ".join(problems)
 
 

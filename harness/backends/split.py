@@ -23,7 +23,7 @@ import tarfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from .. import safe_tar, shared_clang
 from ..shared_clang import ShareHeaders
@@ -31,7 +31,7 @@ from ..guest.shared_headers import include_lines
 from ..images.store import Image, Recipe, ensure
 from ..interrupt import stop_requested
 from ..progress import Progress
-from .compile_shards import PROGRAM_SLOTS, in_shards
+from .compile_shards import CLAIMS_MOUNT, PROGRAM_SLOTS, in_shards
 from .base import GuestJob, GuestRun, RunStatus, guest_dir_name, new_guest_input, write_input, write_program_input
 from ..lifetime import die_with_harness
 from .qemu import QemuBackend
@@ -70,12 +70,13 @@ def personality(kernel: Image, rootfs: Image, qemu: QemuBackend, progress: Progr
 
 
 def sandbox_mounts(root: Path, inp: Path, out: Path, kernel: Image, pers: Image, untrusted: bool = False,
-                   scripts: bool = False) -> List[list]:
+                   scripts: bool = False, claims: Optional[Path] = None) -> List[list]:
     """The sandbox's tree, as steps for sandbox_launch.apply_mounts (targets relative to the new root; '' is the
     root; {release} is the host's uname -r). An untrusted program's tree has a /dev of null, zero and
     urandom instead of the host's, the kernel's personality read-only and a size-capped /tmp; with
     untrusted `scripts` (the report sandbox) the input dir is read-only too (the compile's runner, our
-    own code, writes its per-case job files there)."""
+    own code, writes its per-case job files there). `claims`: the claims dir a compile shard shares with
+    its job's other shards (compile_shards.py)."""
     tree = kernel.path / "tree"
     p = pers.path / "personality"
     btf = p / "btf" / "vmlinux"
@@ -93,6 +94,7 @@ def sandbox_mounts(root: Path, inp: Path, out: Path, kernel: Image, pers: Image,
              ["tmpfs", "run", ""], ["mkdir", "run/harness/in"], ["mkdir", "run/harness/out"],
              ["bind", str(inp), "run/harness/in"], *(ro("run/harness/in") if scripts else []),
              ["bind", str(out), "run/harness/out"],
+             *([["mkdir", CLAIMS_MOUNT], ["bind", str(claims), CLAIMS_MOUNT]] if claims else []),
              ["tmpfs", "lib/modules", ""], ["mkdir", "lib/modules/{release}"],
              *bind(tree / "lib/modules" / kernel.manifest["kver"], "lib/modules/{release}"),
              *bind(tree / "usr/src", "usr/src"),
@@ -131,11 +133,11 @@ RUNNER = ["/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/roo
 
 
 def sandbox_script(root: Path, mnt: Path, inp: Path, out: Path, kernel: Image, pers: Image,
-                   untrusted: bool = False, cgroup_procs: Tuple[str, ...] = ()) -> str:
+                   untrusted: bool = False, cgroup_procs: Tuple[str, ...] = (), claims: Optional[Path] = None) -> str:
     """The shell that builds the compile sandbox inside `unshare` (mount, PID, network, IPC, UTS) and
     runs the runner; it first joins the compile's cgroup, if any."""
     lines = ["set -e", *(f"echo 0 > {procs}" for procs in cgroup_procs), f"M={mnt}"]
-    lines += [_shell(step) for step in sandbox_mounts(root, inp, out, kernel, pers, untrusted)
+    lines += [_shell(step) for step in sandbox_mounts(root, inp, out, kernel, pers, untrusted, claims=claims)
               if step[0] != "as-sandbox-root"]     # the compile runs as real root
     lines.append("exec chroot $M " + " ".join(RUNNER))
     return "\n".join(lines) + "\n"
@@ -143,7 +145,7 @@ def sandbox_script(root: Path, mnt: Path, inp: Path, out: Path, kernel: Image, p
 
 def run_sandboxed(rewriter: Image, kernel: Image, pers: Image, inp: Path, work: Path, name: str,
                   timeout: float, untrusted: bool = False,
-                  finished: Callable[[int], None] = lambda n: None) -> Tuple[Path, str]:
+                  finished: Callable[[int], None] = lambda n: None, claims: Optional[Path] = None) -> Tuple[Path, str]:
     """Run the guest program on `inp` on the host as root (bcc needs bpf() to create maps while it
     compiles), in the rewriter's root with the kernel's personality, in private mount, PID, network, IPC
     and UTS namespaces, in a cgroup capping memory (so maps) and processes. An untrusted program's compile
@@ -162,7 +164,7 @@ def run_sandboxed(rewriter: Image, kernel: Image, pers: Image, inp: Path, work: 
     mnt.mkdir(exist_ok=True)
     script = work / f"{name}.sh"
     script.write_text(sandbox_script(rewriter.path / "root", mnt, inp, out, kernel, pers, untrusted,
-                                     tuple(cgroup.procs) if cgroup else ()))
+                                     tuple(cgroup.procs) if cgroup else (), claims))
     t0 = time.monotonic()
     problem = ""
     try:
@@ -299,8 +301,9 @@ class SplitBackend:
         timeout = len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK)
         out, problem = in_shards(
             inp, job.workdir, "compile",
-            lambda shard_in, name, finished: run_sandboxed(job.rewriter, job.kernel, pers, shard_in, job.workdir,
-                                                           name, timeout, bool(untrusted), finished),
+            lambda shard_in, name, finished, claims: run_sandboxed(
+                job.rewriter, job.kernel, pers, shard_in, job.workdir, name, timeout, bool(untrusted), finished,
+                claims),
             lambda n: progress(f"cell {job.cell_name}", n, len(job.cases), "compiling on the host"),
             group_of=include_group(inp) if shared else None)
         # a program that fails to compile is always redone unshared (clang's error recovery differs with
@@ -384,9 +387,9 @@ class SplitBackend:
         progress(task, 0, len(entries), "compiling on the host")
         timeout = len(compile_entries) * COMPILE_TIMEOUT_SLACK + 300
         compiled, problem = in_shards(compile_in, workdir, "compile",
-                                      lambda shard_in, name, finished: run_sandboxed(
+                                      lambda shard_in, name, finished, claims: run_sandboxed(
                                           rewriter, kernel, pers, shard_in, workdir, name, timeout,
-                                          bool(untrusted), finished),
+                                          bool(untrusted), finished, claims),
                                       group_of=include_group(compile_in) if shared else None,
                                       slots=PROGRAM_SLOTS)
         _answer_refused(compiled, refused)

@@ -237,6 +237,18 @@ class Sharing:
             return dict(case, pch=self.pch[key], canon=self.verify)
         return dict(case, canon=self.verify and bool(key))
 
+    def skip(self, case):
+        """A case another shard compiles (runner.claim): it no longer needs its include set's PCH here."""
+        key = (self.plan.get(case["id"]) or ("",))[0]
+        if key:
+            self.left[key] -= 1
+            self._drop_when_done(key)
+
+    def _drop_when_done(self, key):
+        """The PCH goes with its set's last case (an untrusted compile's /tmp is capped)."""
+        if not self.left[key] and key in self.pch:
+            os.remove(self.pch.pop(key))
+
     def after(self, case, case_out, arg, timeout):
         if case["id"] not in self.plan:
             return
@@ -264,8 +276,7 @@ class Sharing:
                 note.update(self._build(key, self.cc1.get(flags)))
             if key in self.failed:
                 note["error"] = self.failed[key]
-        if not self.left[key] and key in self.pch:
-            os.remove(self.pch.pop(key))
+        self._drop_when_done(key)
         _note(case_out, note)
 
     def _build(self, key, cc1):
@@ -284,7 +295,8 @@ class Sharing:
         return {"pch_build": seconds, "pch_bytes": os.path.getsize(path)}
 
     def _virtual_files(self):
-        """Read in a child, so the runner itself never loads libbcc (its children stay as before)."""
+        """Read in a child: the runner may not have bcc loaded (runner.preload_bcc), and a failure here
+        is then the child's."""
         listing = os.path.join(self.work, "virtual.json")
         pid = os.fork()
         if pid == 0:
