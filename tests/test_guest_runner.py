@@ -38,3 +38,28 @@ def test_pidfd_is_used_where_the_kernel_has_it():
     assert fd is not None       # Linux 5.3+, Python 3.9+: every host and guest the harness runs on
     os.close(fd)
     os.waitpid(pid, 0)
+
+
+def test_jobs_share_a_child_until_one_kills_it(tmp_path, monkeypatch):
+    """Mode load's cases run in one child; a case that raises is exit-1 and the child goes on, one that
+    kills its child or hangs has that as its verdict, and the cases after it go on in a new child."""
+    def fake_case(mode, arg, out):
+        with open(out, "w") as f:
+            f.write(str(os.getpid()))
+        if arg == "raise":
+            raise ValueError("a broken bundle")
+        if arg == "exit":
+            raise SystemExit(4)
+        if arg == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if arg == "hang":
+            time.sleep(60)
+    monkeypatch.setattr(runner, "run_child", fake_case)
+    args = ["ok", "raise", "exit", "kill", "ok", "hang", "ok"]
+    jobs = [(f"c{k}", arg, str(tmp_path / f"c{k}")) for k, arg in enumerate(args)]
+    heard = []
+    runner.run_in_one_child("load", jobs, 2, lambda k, verdict, seconds: heard.append((k, verdict)))
+    assert heard == [(0, "exit-0"), (1, "exit-1"), (2, "exit-4"), (3, "signal-9"), (4, "exit-0"),
+                     (5, "timeout-2"), (6, "exit-0")]
+    pids = [(tmp_path / f"c{k}").read_text() for k in range(len(args))]
+    assert len(set(pids[:4])) == 1 and pids[4] == pids[5] and len(set(pids)) == 3

@@ -2,7 +2,7 @@
 
 Stdlib only, Python 3.9 to 3.13 (it runs with the rewriter root's own python3).
 
-    runner.py IN OUT            every case of IN/job.json, one child process each, by the job's mode:
+    runner.py IN OUT            every case of IN/job.json, in child processes, by the job's mode:
                                   run      (guest mode) compile with bcc and load, in this kernel
                                   compile  (split mode, on the host in the rewriter's root) compile with
                                            bcc and export a load bundle per case; nothing is loaded
@@ -17,7 +17,8 @@ Stdlib only, Python 3.9 to 3.13 (it runs with the rewriter root's own python3).
                                            the text they would compile (their default options)
     runner.py --one MODE CASE OUT   one case in this process (by hand, when debugging a case)
 
-Every case runs in its own process (forked from this one) so a crash or hang of bcc loses only that case. Results are files:
+Every case runs in its own process (forked from this one) so a crash or hang of bcc loses only that case;
+in mode load, cases share one child until one of them kills it (run_in_one_child). Results are files:
 OUT/<case>/result.json (written by the child), OUT/<case>/compile.log (fd 2 during BPF(), which
 holds bcc's rewritten text and clang's diagnostics), OUT/<case>/load-<function>.log (fd 2 during each
 load, which holds the verifier log), and OUT/status with one "case:code" line per finished case
@@ -115,8 +116,16 @@ def run_all(inp, out):
         order = sharing.order
     cases = order(cases) + [c for part in job.get("spare", []) for c in reversed(order(part))]
     claims = job.get("claims")
-    status = open(os.path.join(out, "status"), "a")
-    disk = OutputDisk(job.get("output_device"))
+    results = Results(out, job.get("output_device"))
+    if mode == "load":
+        jobs = [(case["id"], os.path.join(inp, "bundles", case["id"], "bundle.json"), os.path.join(out, case["id"]))
+                for case in cases]
+        for _, _, case_out in jobs:
+            os.makedirs(case_out, exist_ok=True)
+        run_in_one_child(mode, jobs, timeout,
+                         lambda k, verdict, seconds: results.record(k + 1, len(jobs), jobs[k][0], verdict, seconds))
+        results.close()
+        return
     for n, case in enumerate(cases, 1):
         if claims and not claim(claims, case["id"]):
             if sharing:
@@ -126,32 +135,118 @@ def run_all(inp, out):
             case = sharing.before(case)
         case_out = os.path.join(out, case["id"])
         os.makedirs(case_out, exist_ok=True)
-        if mode == "load":
-            arg = os.path.join(inp, "bundles", case["id"], "bundle.json")
-        elif mode in ("oracle", "runtime"):
-            arg = os.path.join(inp, "%s-%d.json" % (mode, n))
-            with open(arg, "w") as f:
-                json.dump(case, f)
-        else:
-            arg = os.path.join(inp, "case-%d.json" % n)
-            with open(arg, "w") as f:
-                json.dump(case, f)
+        arg = os.path.join(inp, "%s-%d.json" % (mode, n) if mode in ("oracle", "runtime") else "case-%d.json" % n)
+        with open(arg, "w") as f:
+            json.dump(case, f)
         say("start", n, len(cases), case["id"])
         t0 = time.monotonic()
         verdict = wait_child(fork_child(mode, arg, case_out), timeout)
         seconds = time.monotonic() - t0
         if sharing:
             sharing.after(case, case_out, arg, timeout)
-        status.write("%s:%s:%.3f\n" % (case["id"], verdict, seconds))
-        status.flush()
-        if disk.tar:    # a guest may die any moment; on the host the status is read from the page cache
-            os.fsync(status.fileno())
-        disk.add(case_out, case["id"])
-        disk.add(os.path.join(out, "status"), "status")
-        disk.commit()
-        say("done", n, len(cases), case["id"], verdict, "%.1fs" % seconds)
-    status.close()
-    disk.close(out)
+        results.record(n, len(cases), case["id"], verdict, seconds)
+    results.close()
+
+
+class Results:
+    """OUT/status, one "case:verdict:seconds" line per finished case, and the output disk, both brought up
+    to date as each case finishes."""
+
+    def __init__(self, out, device):
+        self.out = out
+        self.status = open(os.path.join(out, "status"), "a")
+        self.disk = OutputDisk(device)
+
+    def record(self, n, total, case_id, verdict, seconds):
+        self.status.write("%s:%s:%.3f\n" % (case_id, verdict, seconds))
+        self.status.flush()
+        if self.disk.tar:   # a guest may die any moment; on the host the status is read from the page cache
+            os.fsync(self.status.fileno())
+        self.disk.add(os.path.join(self.out, case_id), case_id)
+        self.disk.add(os.path.join(self.out, "status"), "status")
+        self.disk.commit()
+        say("done", n, total, case_id, verdict, "%.1fs" % seconds)
+
+    def close(self):
+        self.status.close()
+        self.disk.close(self.out)
+
+
+def run_in_one_child(mode, jobs, timeout, done):
+    """Run (case id, arg, out) jobs one after another in one forked child, not one child each: in a TCG
+    guest a fork and exit cost about as much as the kernel's own load of a program. `done(k, verdict,
+    seconds)` hears each job as it finishes, in order, with the verdict a child of its own would have
+    had. A child that dies or hangs takes only the job it was in (that job's verdict is its death), and
+    the jobs after it go on in a new child."""
+    k = 0
+    while k < len(jobs):
+        k = _follow_child(_fork_jobs(mode, jobs, k), k, len(jobs), timeout, done)
+
+
+def _fork_jobs(mode, jobs, first):
+    """A child running jobs[first:], writing "k verdict seconds" to its pipe after each; (pid, pipe)."""
+    r, w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        os.close(w)
+        return pid, r
+    os.close(r)
+    code = 1        # what escapes the loop below (KeyboardInterrupt, a failed write) is the current job's
+    try:
+        os.setsid()
+        atexit._clear()
+        for k in range(first, len(jobs)):
+            t0 = time.monotonic()
+            verdict = "exit-0"
+            try:
+                run_child(mode, jobs[k][1], jobs[k][2])
+            except SystemExit as e:
+                verdict = "exit-%d" % _exit_code(e)
+            except Exception:
+                traceback.print_exc()
+                verdict = "exit-1"
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.write(w, b"%d %s %.3f\n" % (k, verdict.encode(), time.monotonic() - t0))
+        code = 0
+    finally:
+        atexit._run_exitfuncs()
+        os._exit(code)
+
+
+def _follow_child(child, k, total, timeout, done):
+    """Hear a _fork_jobs child until it exits; returns the index of the first job it did not finish."""
+    pid, pipe = child
+    started, buf = time.monotonic(), b""
+    try:
+        while True:
+            left = started + timeout - time.monotonic()
+            if left <= 0:
+                os.killpg(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                done(k, "timeout-%d" % timeout, time.monotonic() - started)
+                return k + 1
+            if not select.select([pipe], [], [], left)[0]:
+                continue
+            chunk = os.read(pipe, 4096)
+            if not chunk:       # end of file: the child, the pipe's only writer, is gone
+                verdict = _verdict(os.waitpid(pid, 0)[1])
+                if k < total:
+                    done(k, verdict, time.monotonic() - started)
+                    k += 1
+                return k
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                index, verdict, seconds = line.split()
+                k = int(index)
+                done(k, verdict.decode(), float(seconds))
+                k += 1
+                started = time.monotonic()
+    finally:
+        os.close(pipe)
 
 
 def claim(claims, case_id):
@@ -195,7 +290,7 @@ def fork_child(mode, arg, out):
         atexit._clear()             # the runner's own exit handlers are not the child's
         run_child(mode, arg, out)
     except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        code = _exit_code(e)
     except BaseException:
         traceback.print_exc()
         code = 1
@@ -217,8 +312,7 @@ def wait_child(pid, timeout):
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
-                code = os.waitstatus_to_exitcode(status)
-                return "exit-%d" % code if code >= 0 else "signal-%d" % -code
+                return _verdict(status)
             left = deadline - time.monotonic()
             if left <= 0:
                 os.killpg(pid, signal.SIGKILL)
@@ -232,6 +326,16 @@ def wait_child(pid, timeout):
     finally:
         if pidfd is not None:
             os.close(pidfd)
+
+
+def _verdict(status):
+    code = os.waitstatus_to_exitcode(status)
+    return "exit-%d" % code if code >= 0 else "signal-%d" % -code
+
+
+def _exit_code(e):
+    """What the process would exit with, for a SystemExit."""
+    return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
 
 
 def _pidfd(pid):
