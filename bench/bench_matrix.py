@@ -27,6 +27,7 @@ import argparse
 import functools
 import json
 import os
+import resource
 import sys
 import tempfile
 import threading
@@ -54,6 +55,7 @@ class PhaseClock:
 
     def __init__(self):
         self.seconds = defaultdict(float)
+        self.spans = []         # (phase, start, end, what): the outermost calls, for the tail
         self.local = threading.local()
         self.lock = threading.Lock()
 
@@ -61,7 +63,8 @@ class PhaseClock:
         with self.lock:
             self.seconds[phase] += seconds
 
-    def wrap(self, owner, name: str, phase: str, split_boot: bool = False) -> None:
+    def wrap(self, owner, name: str, phase: str, split_boot: bool = False, what=lambda args: "") -> None:
+        """`what(args)` names a call in the tail's report."""
         original = getattr(owner, name)
 
         @functools.wraps(original)
@@ -88,6 +91,9 @@ class PhaseClock:
                 self.add(phase, spent)
                 if stack:
                     stack[-1][1] = end
+                else:
+                    with self.lock:
+                        self.spans.append((phase, now, end, what(args)))
             return result
         setattr(owner, name, timed)
 
@@ -99,6 +105,8 @@ class CpuSampler(threading.Thread):
     def __init__(self, cores: int):
         super().__init__(daemon=True)
         self.cores, self.busy, self.stopped = cores, [], threading.Event()
+        self.vms = {}       # qemu pid -> its CPU seconds when last seen (a VM lives far longer than 1 s)
+        self.tick = os.sysconf("SC_CLK_TCK")
 
     @staticmethod
     def _ticks():
@@ -113,6 +121,18 @@ class CpuSampler(threading.Thread):
             total = now[1] - last[1]
             self.busy.append(self.cores * (now[0] - last[0]) / total if total else 0.0)
             last = now
+            self._see_vms()
+
+    def _see_vms(self) -> None:
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+            if comm.startswith("qemu-system"):
+                self.vms[pid] = (int(rest[11]) + int(rest[12])) / self.tick     # utime + stime
 
     def summary(self) -> str:
         if not self.busy:
@@ -148,8 +168,8 @@ def count_program_compiles(spent: list) -> None:
 
 def instrument(clock: PhaseClock, observations: list) -> None:
     clock.wrap(pipeline, "prepare_cell", "prepare")
-    clock.wrap(split.SplitBackend, "compile_on_host", "compile")
-    clock.wrap(qemu.QemuBackend, "boot", "load", split_boot=True)
+    clock.wrap(split.SplitBackend, "compile_on_host", "compile", what=lambda a: a[1].cell_name)
+    clock.wrap(qemu.QemuBackend, "boot", "load", split_boot=True, what=lambda a: a[7] if len(a) > 7 else "")
     clock.wrap(pipeline, "run_oracle", "oracle")
     clock.wrap(pipeline, "run_runtime", "oracle")
     clock.wrap(split, "personality", "personality")
@@ -170,6 +190,32 @@ def warm(cells, mode: str) -> None:
         rewriter, kernel = rewriter_image(cell.rewriter), kernel_image(cell.kernel)
         if mode == "split":
             split.personality(kernel, rewriter, qemu.QemuBackend(), silent)
+
+
+def cpu_split(sampler: CpuSampler, parts: dict) -> str:
+    """Where the run's CPU time went: the VMs (qemu, sampled once a second), the harness's own process,
+    bcc's compiles (their own CPU time) and the rest of the host compiles' sandboxes (runners, PCH
+    builds, each case's process around its compile, sandbox setup)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+    vms = sum(sampler.vms.values())
+    harness = me.ru_utime + me.ru_stime
+    bcc = parts["compile_cpu_s"]
+    return (f"CPU time: {total:.0f} s in all; qemu {vms:.0f} s; the harness's own process {harness:.0f} s; "
+            f"bcc's case compiles {bcc:.0f} s; the rest (sandboxes: runners, PCH builds, the oracle's programs, "
+            f"case processes around their compile, setup) {total - vms - harness - bcc:.0f} s")
+
+
+def tail(spans, end: float) -> str:
+    """What ran after the last host compile ended: the part of the run one core alone may be doing."""
+    compiles = [e for phase, _, e, _ in spans if phase == "compile"]
+    if not compiles:
+        return "tail: no host compile"
+    last = max(compiles)
+    after = sorted((s, f"{phase} {what}".strip() + f" {e - max(s, last):.0f} s") for phase, s, e, what in spans
+                   if e > last and phase != "compile")
+    return (f"tail: the last host compile ended {end - last:.0f} s before the end; after it ran: "
+            + ("; ".join(text for _, text in after) or "nothing timed"))
 
 
 def floor_parts(observations) -> dict:
@@ -242,6 +288,8 @@ def main() -> int:
     print("phases (s, summed over threads): "
           + ", ".join(f"{ph} {row['phases_s'][ph]:.1f}" for ph in PHASES))
     print(sampler.summary())
+    print(tail(clock.spans, t0 + wall))
+    print(cpu_split(sampler, parts))
     row["cores_busy_per_s"] = [round(b, 2) for b in sampler.busy]
     if args.json:
         args.json.write_text(json.dumps(row, indent=1))

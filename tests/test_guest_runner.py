@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from harness.guest import runner
+from harness.guest import lanes, runner
 
 
 def _child(action):
@@ -40,26 +40,41 @@ def test_pidfd_is_used_where_the_kernel_has_it():
     os.waitpid(pid, 0)
 
 
-def test_jobs_share_a_child_until_one_kills_it(tmp_path, monkeypatch):
+def _case(arg, out):
+    """A fake load: records its process, then does what its arg says."""
+    with open(out, "w") as f:
+        f.write(str(os.getpid()))
+    if arg == "raise":
+        raise ValueError("a broken bundle")
+    if arg == "exit":
+        raise SystemExit(4)
+    if arg == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if arg == "hang":
+        time.sleep(60)
+
+
+def test_jobs_share_a_child_until_one_kills_it(tmp_path):
     """Mode load's cases run in one child; a case that raises is exit-1 and the child goes on, one that
     kills its child or hangs has that as its verdict, and the cases after it go on in a new child."""
-    def fake_case(mode, arg, out):
-        with open(out, "w") as f:
-            f.write(str(os.getpid()))
-        if arg == "raise":
-            raise ValueError("a broken bundle")
-        if arg == "exit":
-            raise SystemExit(4)
-        if arg == "kill":
-            os.kill(os.getpid(), signal.SIGKILL)
-        if arg == "hang":
-            time.sleep(60)
-    monkeypatch.setattr(runner, "run_child", fake_case)
     args = ["ok", "raise", "exit", "kill", "ok", "hang", "ok"]
     jobs = [(f"c{k}", arg, str(tmp_path / f"c{k}")) for k, arg in enumerate(args)]
     heard = []
-    runner.run_in_one_child("load", jobs, 2, lambda k, verdict, seconds: heard.append((k, verdict)))
+    lanes.run_lanes(jobs, _case, 2, lambda k, verdict, seconds: heard.append((k, verdict)))
     assert heard == [(0, "exit-0"), (1, "exit-1"), (2, "exit-4"), (3, "signal-9"), (4, "exit-0"),
                      (5, "timeout-2"), (6, "exit-0")]
     pids = [(tmp_path / f"c{k}").read_text() for k in range(len(args))]
     assert len(set(pids[:4])) == 1 and pids[4] == pids[5] and len(set(pids)) == 3
+
+
+def test_two_lanes_run_at_once_and_a_death_in_one_leaves_the_other_alone(tmp_path):
+    args = ["ok", "ok", "kill", "ok", "ok", "hang", "ok", "ok"]     # lane 0: even indices, lane 1: odd
+    jobs = [(f"c{k}", arg, str(tmp_path / f"c{k}")) for k, arg in enumerate(args)]
+    heard = {}
+    lanes.run_lanes(jobs, _case, 2, lambda k, verdict, seconds: heard.setdefault(k, verdict), width=2)
+    assert heard == {0: "exit-0", 1: "exit-0", 2: "signal-9", 3: "exit-0", 4: "exit-0", 5: "timeout-2",
+                     6: "exit-0", 7: "exit-0"}
+    pids = [(tmp_path / f"c{k}").read_text() for k in range(len(args))]
+    assert pids[0] == pids[2] != pids[4] == pids[6]         # lane 0: a new child after the kill
+    assert pids[1] == pids[3] == pids[5] != pids[7]         # lane 1: a new child after the hang
+    assert not set(pids[0::2]) & set(pids[1::2])

@@ -46,6 +46,17 @@ def say(*words):
     sys.stdout.flush()
 
 
+def verdict_of(status):
+    """A child's wait status as a case's verdict: exit-N or signal-N."""
+    code = os.waitstatus_to_exitcode(status)
+    return "exit-%d" % code if code >= 0 else "signal-%d" % -code
+
+
+def exit_code(e):
+    """What the process would exit with, for a SystemExit."""
+    return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+
+
 def bytecode_facts(insns):
     """Instruction count and probe-read helper calls in raw BPF bytecode."""
     calls = {}

@@ -18,7 +18,7 @@ Stdlib only, Python 3.9 to 3.13 (it runs with the rewriter root's own python3).
     runner.py --one MODE CASE OUT   one case in this process (by hand, when debugging a case)
 
 Every case runs in its own process (forked from this one) so a crash or hang of bcc loses only that case;
-in mode load, cases share one child until one of them kills it (run_in_one_child). Results are files:
+in mode load, cases share a child per CPU until one of them kills it (lanes.py). Results are files:
 OUT/<case>/result.json (written by the child), OUT/<case>/compile.log (fd 2 during BPF(), which
 holds bcc's rewritten text and clang's diagnostics), OUT/<case>/load-<function>.log (fd 2 during each
 load, which holds the verifier log), and OUT/status with one "case:code" line per finished case
@@ -39,7 +39,8 @@ import traceback
 # The mode modules sit beside this file and import each other by bare name, in the guest and on the host.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from guestlib import say  # noqa: E402
+from guestlib import exit_code, say, verdict_of  # noqa: E402
+from lanes import run_lanes  # noqa: E402
 
 
 class OutputDisk:
@@ -122,8 +123,13 @@ def run_all(inp, out):
                 for case in cases]
         for _, _, case_out in jobs:
             os.makedirs(case_out, exist_ok=True)
-        run_in_one_child(mode, jobs, timeout,
-                         lambda k, verdict, seconds: results.record(k + 1, len(jobs), jobs[k][0], verdict, seconds))
+        finished = []
+
+        def done(k, verdict, seconds):
+            finished.append(k)
+            results.record(len(finished), len(jobs), jobs[k][0], verdict, seconds)
+        run_lanes(jobs, lambda arg, case_out: run_child(mode, arg, case_out), timeout, done,
+                  width=job.get("lanes") or os.cpu_count() or 1)
         results.close()
         return
     for n, case in enumerate(cases, 1):
@@ -172,83 +178,6 @@ class Results:
         self.disk.close(self.out)
 
 
-def run_in_one_child(mode, jobs, timeout, done):
-    """Run (case id, arg, out) jobs one after another in one forked child, not one child each: in a TCG
-    guest a fork and exit cost about as much as the kernel's own load of a program. `done(k, verdict,
-    seconds)` hears each job as it finishes, in order, with the verdict a child of its own would have
-    had. A child that dies or hangs takes only the job it was in (that job's verdict is its death), and
-    the jobs after it go on in a new child."""
-    k = 0
-    while k < len(jobs):
-        k = _follow_child(_fork_jobs(mode, jobs, k), k, len(jobs), timeout, done)
-
-
-def _fork_jobs(mode, jobs, first):
-    """A child running jobs[first:], writing "k verdict seconds" to its pipe after each; (pid, pipe)."""
-    r, w = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid:
-        os.close(w)
-        return pid, r
-    os.close(r)
-    code = 1        # what escapes the loop below (KeyboardInterrupt, a failed write) is the current job's
-    try:
-        os.setsid()
-        atexit._clear()
-        for k in range(first, len(jobs)):
-            t0 = time.monotonic()
-            verdict = "exit-0"
-            try:
-                run_child(mode, jobs[k][1], jobs[k][2])
-            except SystemExit as e:
-                verdict = "exit-%d" % _exit_code(e)
-            except Exception:
-                traceback.print_exc()
-                verdict = "exit-1"
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.write(w, b"%d %s %.3f\n" % (k, verdict.encode(), time.monotonic() - t0))
-        code = 0
-    finally:
-        atexit._run_exitfuncs()
-        os._exit(code)
-
-
-def _follow_child(child, k, total, timeout, done):
-    """Hear a _fork_jobs child until it exits; returns the index of the first job it did not finish."""
-    pid, pipe = child
-    started, buf = time.monotonic(), b""
-    try:
-        while True:
-            left = started + timeout - time.monotonic()
-            if left <= 0:
-                os.killpg(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                done(k, "timeout-%d" % timeout, time.monotonic() - started)
-                return k + 1
-            if not select.select([pipe], [], [], left)[0]:
-                continue
-            chunk = os.read(pipe, 4096)
-            if not chunk:       # end of file: the child, the pipe's only writer, is gone
-                verdict = _verdict(os.waitpid(pid, 0)[1])
-                if k < total:
-                    done(k, verdict, time.monotonic() - started)
-                    k += 1
-                return k
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                index, verdict, seconds = line.split()
-                k = int(index)
-                done(k, verdict.decode(), float(seconds))
-                k += 1
-                started = time.monotonic()
-    finally:
-        os.close(pipe)
-
-
 def claim(claims, case_id):
     """True for the one shard that claims the case first (the claims dir is shared by a job's shards)."""
     try:
@@ -290,7 +219,7 @@ def fork_child(mode, arg, out):
         atexit._clear()             # the runner's own exit handlers are not the child's
         run_child(mode, arg, out)
     except SystemExit as e:
-        code = _exit_code(e)
+        code = exit_code(e)
     except BaseException:
         traceback.print_exc()
         code = 1
@@ -312,7 +241,7 @@ def wait_child(pid, timeout):
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
-                return _verdict(status)
+                return verdict_of(status)
             left = deadline - time.monotonic()
             if left <= 0:
                 os.killpg(pid, signal.SIGKILL)
@@ -326,16 +255,6 @@ def wait_child(pid, timeout):
     finally:
         if pidfd is not None:
             os.close(pidfd)
-
-
-def _verdict(status):
-    code = os.waitstatus_to_exitcode(status)
-    return "exit-%d" % code if code >= 0 else "signal-%d" % -code
-
-
-def _exit_code(e):
-    """What the process would exit with, for a SystemExit."""
-    return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
 
 
 def _pidfd(pid):

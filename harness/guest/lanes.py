@@ -1,0 +1,113 @@
+"""Many small jobs in few children (mode load): the parent's side and the children's.
+
+In a TCG guest a fork and an exit cost about as much as the kernel's own load of a program, so the
+loader's jobs do not get a child each. They are dealt into lanes, one per CPU; each lane's jobs run
+one after another in one child that reports each on a pipe as it finishes. A job that raises is
+exit-1 and its child goes on; one that kills its child or hangs past the timeout gets that as its
+verdict (what a child of its own would have had), and the lane's jobs after it go on in a new child.
+The lanes run at once, so a guest with two CPUs loads two programs at a time.
+
+Stdlib only (it runs in the guest).
+"""
+
+import atexit
+import os
+import select
+import signal
+import sys
+import time
+import traceback
+
+from guestlib import exit_code, verdict_of
+
+
+def run_lanes(jobs, work, timeout, done, width=1):
+    """Run (case id, arg, out) jobs as `work(arg, out)`, in `width` lanes; `done(k, verdict, seconds)`
+    hears each job (k its index in jobs) as it finishes."""
+    lanes = [Lane(jobs, list(range(i, len(jobs), width)), work, timeout) for i in range(width)]
+    lanes = [lane for lane in lanes if lane.todo]
+    for lane in lanes:
+        lane.fork()
+    while lanes:
+        now = time.monotonic()
+        wait = max(0.0, min(lane.deadline for lane in lanes) - now)
+        ready = select.select([lane.pipe for lane in lanes], [], [], wait)[0]
+        for lane in lanes:
+            if lane.pipe in ready:
+                lane.hear(done)
+            elif time.monotonic() >= lane.deadline:
+                lane.kill(done)
+        lanes = [lane for lane in lanes if lane.todo or lane.pid]
+
+
+class Lane:
+    """One lane's jobs still to do (indices into jobs) and the child doing them."""
+
+    def __init__(self, jobs, todo, work, timeout):
+        self.jobs, self.todo, self.work, self.timeout = jobs, todo, work, timeout
+        self.pid, self.pipe, self.buf, self.deadline = 0, None, b"", 0.0
+
+    def fork(self):
+        r, w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            _child(self.jobs, self.todo, self.work, w)
+        os.close(w)
+        self.pid, self.pipe, self.buf = pid, r, b""
+        self.deadline = time.monotonic() + self.timeout
+
+    def hear(self, done):
+        chunk = os.read(self.pipe, 4096)
+        if not chunk:       # end of file: the child, the pipe's only writer, is gone
+            self._ended(done, verdict_of(os.waitpid(self.pid, 0)[1]))
+            return
+        self.buf += chunk
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            index, verdict, seconds = line.split()
+            self.todo.remove(int(index))
+            done(int(index), verdict.decode(), float(seconds))
+            self.deadline = time.monotonic() + self.timeout
+
+    def kill(self, done):
+        os.killpg(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        self._ended(done, "timeout-%d" % self.timeout)
+
+    def _ended(self, done, verdict):
+        """The child is gone: the job it was in (if any) has its death as verdict; the rest go on."""
+        os.close(self.pipe)
+        self.pid, self.pipe = 0, None
+        if self.todo:
+            k = self.todo.pop(0)
+            done(k, verdict, time.monotonic() - (self.deadline - self.timeout))
+        if self.todo:
+            self.fork()
+
+
+def _child(jobs, todo, work, pipe):
+    """The child: each job in turn, "k verdict seconds" on the pipe after each."""
+    code = 1        # what escapes the loop (KeyboardInterrupt, a failed write) is the current job's
+    try:
+        os.setsid()
+        atexit._clear()
+        for k in todo:
+            t0 = time.monotonic()
+            verdict = "exit-0"
+            try:
+                work(jobs[k][1], jobs[k][2])
+            except SystemExit as e:
+                verdict = "exit-%d" % exit_code(e)
+            except Exception:
+                traceback.print_exc()
+                verdict = "exit-1"
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.write(pipe, b"%d %s %.3f\n" % (k, verdict.encode(), time.monotonic() - t0))
+        code = 0
+    finally:
+        atexit._run_exitfuncs()
+        os._exit(code)
