@@ -43,14 +43,11 @@ def run_one(case_path, out, mode="run"):
         b = NoAutoAttach(text=text, debug=DEBUG_PREPROCESSOR | DEBUG_SOURCE, cflags=cflags)
     except Exception as e:
         result["error"] = "%s: %s" % (type(e).__name__, e)
-        result["timings"]["compile"] = time.monotonic() - t0
+        _timed(result, t0, cpu0)
         save()
         return
     result["compiled"] = True
-    result["timings"]["compile"] = time.monotonic() - t0
-    # the compile's own CPU time: its wall time above also counts waiting for a core that other
-    # processes held (the benchmark reports its floor both ways)
-    result["timings"]["compile_cpu"] = _cpu() - cpu0
+    _timed(result, t0, cpu0)
     save()
 
     names = [lib.bpf_function_name(b.module, i).decode() for i in range(lib.bpf_num_functions(b.module))]
@@ -88,6 +85,13 @@ def run_one(case_path, out, mode="run"):
 def _cpu():
     t = os.times()
     return t.user + t.system
+
+
+def _timed(result, t0, cpu0):
+    """The compile's wall time and its own CPU time: the wall time also counts waiting for a core that
+    other processes held (the benchmark reports its floor both ways)."""
+    result["timings"]["compile"] = time.monotonic() - t0
+    result["timings"]["compile_cpu"] = _cpu() - cpu0
 
 
 def export_bundle(b, lib, names, types, case, out, result):
