@@ -119,17 +119,7 @@ def run_all(inp, out):
     claims = job.get("claims")
     results = Results(out, job.get("output_device"))
     if mode == "load":
-        jobs = [(case["id"], os.path.join(inp, "bundles", case["id"], "bundle.json"), os.path.join(out, case["id"]))
-                for case in cases]
-        for _, _, case_out in jobs:
-            os.makedirs(case_out, exist_ok=True)
-        finished = []
-
-        def done(k, verdict, seconds):
-            finished.append(k)
-            results.record(len(finished), len(jobs), jobs[k][0], verdict, seconds)
-        run_lanes(jobs, lambda arg, case_out: run_child(mode, arg, case_out), timeout, done,
-                  width=job.get("lanes") or os.cpu_count() or 1)
+        load_all(cases, inp, out, timeout, results, job.get("lanes") or os.cpu_count() or 1)
         results.close()
         return
     for n, case in enumerate(cases, 1):
@@ -152,6 +142,20 @@ def run_all(inp, out):
             sharing.after(case, case_out, arg, timeout)
         results.record(n, len(cases), case["id"], verdict, seconds)
     results.close()
+
+
+def load_all(cases, inp, out, timeout, results, width):
+    """Mode load: each case's bundle, in `width` lanes of children (lanes.py)."""
+    jobs = [(case["id"], os.path.join(inp, "bundles", case["id"], "bundle.json"), os.path.join(out, case["id"]))
+            for case in cases]
+    for _, _, case_out in jobs:
+        os.makedirs(case_out, exist_ok=True)
+    finished = []
+
+    def done(k, verdict, seconds):
+        finished.append(k)
+        results.record(len(finished), len(jobs), jobs[k][0], verdict, seconds)
+    run_lanes(jobs, lambda arg, case_out: run_child("load", arg, case_out), timeout, done, width)
 
 
 class Results:
