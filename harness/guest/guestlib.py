@@ -4,6 +4,7 @@ import json
 import os
 import struct
 import sys
+import traceback
 
 
 DEBUG_PREPROCESSOR = 0x4
@@ -52,9 +53,17 @@ def verdict_of(status):
     return "exit-%d" % code if code >= 0 else "signal-%d" % -code
 
 
-def exit_code(e):
-    """What the process would exit with, for a SystemExit."""
-    return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+def exit_code_of(work, *args):
+    """Run one case's work as its own process would: the exit code it would have (0, a SystemExit's
+    code, or 1 with the traceback printed for any other error)."""
+    try:
+        work(*args)
+        return 0
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+        return 1
 
 
 def bytecode_facts(insns):

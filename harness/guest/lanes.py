@@ -16,9 +16,8 @@ import select
 import signal
 import sys
 import time
-import traceback
 
-from guestlib import exit_code, verdict_of
+from guestlib import exit_code_of, verdict_of
 
 
 def run_lanes(jobs, work, timeout, done, width=1):
@@ -90,20 +89,13 @@ class Lane:
 
 def _child(jobs, todo, work, pipe):
     """The child: each job in turn, "k verdict seconds" on the pipe after each."""
-    code = 1        # what escapes the loop (KeyboardInterrupt, a failed write) is the current job's
+    code = 1        # what escapes the loop (a failed write) is the current job's
     try:
         os.setsid()
         atexit._clear()
         for k in todo:
             t0 = time.monotonic()
-            verdict = "exit-0"
-            try:
-                work(jobs[k][1], jobs[k][2])
-            except SystemExit as e:
-                verdict = "exit-%d" % exit_code(e)
-            except Exception:
-                traceback.print_exc()
-                verdict = "exit-1"
+            verdict = "exit-%d" % exit_code_of(work, jobs[k][1], jobs[k][2])
             sys.stdout.flush()
             sys.stderr.flush()
             os.write(pipe, b"%d %s %.3f\n" % (k, verdict.encode(), time.monotonic() - t0))

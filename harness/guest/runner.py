@@ -34,12 +34,11 @@ import signal
 import sys
 import tarfile
 import time
-import traceback
 
 # The mode modules sit beside this file and import each other by bare name, in the guest and on the host.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from guestlib import exit_code, say, verdict_of  # noqa: E402
+from guestlib import exit_code_of, say, verdict_of  # noqa: E402
 from lanes import run_lanes  # noqa: E402
 
 
@@ -217,16 +216,11 @@ def fork_child(mode, arg, out):
     pid = os.fork()
     if pid:
         return pid
-    code = 0
+    code = 1
     try:
         os.setsid()
         atexit._clear()             # the runner's own exit handlers are not the child's
-        run_child(mode, arg, out)
-    except SystemExit as e:
-        code = exit_code(e)
-    except BaseException:
-        traceback.print_exc()
-        code = 1
+        code = exit_code_of(run_child, mode, arg, out)
     finally:
         atexit._run_exitfuncs()     # what a normal exit runs (bcc detaches its probes there)
         sys.stdout.flush()
