@@ -109,6 +109,7 @@ class CpuSampler(threading.Thread):
         super().__init__(daemon=True)
         self.cores, self.busy, self.stopped = cores, [], threading.Event()
         self.vms = {}       # qemu pid -> its CPU seconds when last seen (a VM lives far longer than 1 s)
+        self.roles = {}     # qemu pid -> what the VM was for (vm_role)
         self.tick = os.sysconf("SC_CLK_TCK")
 
     @staticmethod
@@ -136,6 +137,17 @@ class CpuSampler(threading.Thread):
             comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
             if comm.startswith("qemu-system"):
                 self.vms[pid] = (int(rest[11]) + int(rest[12])) / self.tick     # utime + stime
+                if pid not in self.roles:
+                    self.roles[pid] = vm_role(pid)
+
+    def vm_split(self) -> str:
+        """qemu's CPU time by what the VMs were for: where TCG's cost goes."""
+        spent, count = defaultdict(float), defaultdict(int)
+        for pid, seconds in self.vms.items():
+            spent[self.roles.get(pid, "?")] += seconds
+            count[self.roles.get(pid, "?")] += 1
+        return ", ".join(f"{role} {spent[role]:.0f} s in {count[role]} VMs" for role in sorted(spent, key=spent.get,
+                                                                                           reverse=True))
 
     def summary(self) -> str:
         if not self.busy:
@@ -146,6 +158,21 @@ class CpuSampler(threading.Thread):
         bars = "".join(" ▁▂▃▄▅▆▇█"[min(8, round(8 * sum(m) / len(m) / self.cores))] for m in per_min)
         return (f"cores busy: mean {sum(self.busy) / len(self.busy):.2f} of {self.cores}; core-seconds left idle "
                 f"{spare:.0f} (of which {idle:.0f} with not even one core busy); per minute |{bars}|")
+
+
+def vm_role(pid: str) -> str:
+    """A VM's job, from its console's directory (qemu_argv: -serial file:<workdir>/console.log): load,
+    oracle, runtime, or the personality's capture."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().decode(errors="replace").split("\0")
+    except OSError:
+        return "?"
+    consoles = [a for a in argv if a.startswith("file:") and a.endswith(".log")]
+    if not consoles:
+        return "?"
+    where = Path(consoles[0][len("file:"):]).parent.name
+    return "personality" if where == "vm" else where
 
 
 PROGRAM_TIMINGS = ("compile", "pch_build", "unshared_compile", "shared_compile")
@@ -167,6 +194,28 @@ def count_program_compiles(spent: list) -> None:
             spent.append(sum(timings.get(k, 0.0) for k in PROGRAM_TIMINGS))
         return run
     split.SplitBackend.run_programs = counted
+
+
+SPENT_LOCK = threading.Lock()
+
+
+def count_sandbox_cpu(spent: dict) -> None:
+    """Each host sandbox's CPU time, as its runner measured it (runner.write_cpu), by what it compiled:
+    the cases, or the oracle's or runtime checks' programs."""
+    original = split.run_sandboxed
+
+    @functools.wraps(original)
+    def counted(rewriter, kernel, pers, inp, work, name, *args, **kw):
+        out, problem = original(rewriter, kernel, pers, inp, work, name, *args, **kw)
+        try:
+            cpu = json.loads((out / "cpu.json").read_text())
+        except (OSError, ValueError):
+            return out, problem
+        kind = Path(work).name if Path(work).name in ("oracle", "runtime") else "cases"
+        with SPENT_LOCK:
+            spent[kind] = spent.get(kind, 0.0) + cpu["runner"] + cpu["children"]
+        return out, problem
+    split.run_sandboxed = counted
 
 
 def instrument(clock: PhaseClock, observations: list) -> None:
@@ -195,7 +244,7 @@ def warm(cells, mode: str) -> None:
             split.personality(kernel, rewriter, qemu.QemuBackend(), silent)
 
 
-def cpu_split(sampler: CpuSampler, parts: dict, wall: float, cores: int) -> str:
+def cpu_split(sampler: CpuSampler, parts: dict, wall: float, cores: int, by_job: dict) -> str:
     """The floor in CPU time. The floor above sums the runner's timings, which are wall time: a compile
     that waited for a core others held (a VM, another shard) counts its wait. Here: the CPU time of the
     host compiles' sandboxes (every process in them: bcc's compiles of cases, PCH builds, second compiles
@@ -206,8 +255,11 @@ def cpu_split(sampler: CpuSampler, parts: dict, wall: float, cores: int) -> str:
     vms = sum(sampler.vms.values())
     sandboxes = children.ru_utime + children.ru_stime - vms
     cpu_floor = (sandboxes + parts["load_s"]) / cores
-    return (f"CPU time: host compile sandboxes {sandboxes:.0f} s (of which bcc's own compile of the cases "
-            f"{parts['compile_cpu_s']:.0f} s, against {parts['compile_s']:.0f} s of wall time); qemu {vms:.0f} s; "
+    jobs = ", ".join(f"{kind} {seconds:.0f} s" for kind, seconds in sorted(by_job.items(), key=lambda kv: -kv[1]))
+    return (f"CPU time: host compile sandboxes {sandboxes:.0f} s (by job, as their runners measured it: {jobs}; "
+            f"of which bcc's own compile of the cases "
+            f"{parts['compile_cpu_s']:.0f} s, against {parts['compile_s']:.0f} s of wall time); qemu {vms:.0f} s "
+            f"({sampler.vm_split()}); "
             f"the harness's own process {me.ru_utime + me.ru_stime:.0f} s. A floor of CPU time, (sandboxes + load) / "
             f"{cores} cores: {cpu_floor:.1f} s, ratio {wall / cpu_floor:.2f}")
 
@@ -229,10 +281,12 @@ def floor_parts(observations) -> dict:
     pch_s = sum(o.timings.get(k, 0.0) for o in observations for k in ("pch_build", "unshared_compile", "shared_compile"))
     import_s = sum(o.timings.get("import", 0.0) for o in observations)
     compile_cpu_s = sum(o.timings.get("compile_cpu", 0.0) for o in observations)
-    load_s = sum(f.load_seconds or 0.0 for o in observations for f in o.functions)
+    # a case whose bundle was loaded once for an identical one (backends/same_loads.py) cost no load
+    load_s = sum(f.load_seconds or 0.0 for o in observations if not o.timings.get("load_reused") for f in o.functions)
+    reused = sum(1 for o in observations if o.timings.get("load_reused"))
     load_vm_s = sum(o.timings.get("load_vm", 0.0) for o in observations)   # the guest's per-case process
     return {"compile_s": compile_s, "pch_s": pch_s, "load_s": load_s, "import_s": import_s, "load_vm_s": load_vm_s,
-            "compile_cpu_s": compile_cpu_s}
+            "compile_cpu_s": compile_cpu_s, "loads_reused": reused}
 
 
 def main() -> int:
@@ -243,7 +297,8 @@ def main() -> int:
     p.add_argument("--mode", default="auto")
     p.add_argument("--oracle", action="store_true", help="the oracle in the matrix's oracle_cells, as tox -e kernels")
     p.add_argument("--cached", action="store_true", help="take known results from the result cache (a rerun)")
-    p.add_argument("--share-headers", type=ShareHeaders, choices=list(ShareHeaders), default=ShareHeaders.ON)
+    p.add_argument("--share-headers", type=ShareHeaders, choices=list(ShareHeaders), default=ShareHeaders.ON,
+                   metavar="{" + ",".join(s.value for s in ShareHeaders) + "}")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
 
@@ -259,6 +314,8 @@ def main() -> int:
     clock, observations, programs = PhaseClock(), [], []
     instrument(clock, observations)
     count_program_compiles(programs)
+    sandbox_cpu = {}
+    count_sandbox_cpu(sandbox_cpu)
     run = store.RunDir.create(sys.argv, mode=mode)
     print(f"{len(cases)} cases x {len(cells)} cells, {mode} mode, -j {args.jobs}, "
           f"{'cached' if args.cached else 'nothing cached'}, shared headers {args.share_headers.value}", flush=True)
@@ -286,12 +343,13 @@ def main() -> int:
           + (f"{row['ratio']:.2f}" if row["ratio"] else "n/a (nothing compiled)"))
     print(f"not in the floor: import bcc {parts['import_s']:.1f} s; the guest's load processes "
           f"{parts['load_vm_s']:.1f} s for {len(observations)} cases run (of which the kernel's own load is "
-          f"{parts['load_s']:.1f} s)")
+          f"{parts['load_s']:.1f} s); {parts['loads_reused']} cases' bundles were identical to another's and "
+          f"not loaded again")
     print("phases (s, summed over threads): "
           + ", ".join(f"{ph} {row['phases_s'][ph]:.1f}" for ph in PHASES))
     print(sampler.summary())
     print(tail(clock.spans, t0 + wall))
-    print(cpu_split(sampler, parts, wall, cores))
+    print(cpu_split(sampler, parts, wall, cores, sandbox_cpu))
     row["cores_busy_per_s"] = [round(b, 2) for b in sampler.busy]
     if args.json:
         args.json.write_text(json.dumps(row, indent=1))

@@ -224,3 +224,40 @@ def test_runtime_checks_on_network_and_tracing_programs(tmp_path):
     for case, note in held.items():
         assert rows[case]["outcome"] == "PASS", proc.stdout
         assert note in rows[case]["oracle"], rows[case]["oracle"]
+
+
+def test_identical_bundles_load_once_per_kernel_and_get_the_verdicts_a_load_of_their_own_gives(tmp_path):
+    """Two rewriters on one kernel emit the same program for these cases: the loading boot loads it once
+    and the second cell names the first's load (same_loads.py). The second cell alone, where it loads
+    everything itself, gets the same verdicts, errors and verifier messages."""
+    cases = ["cases/seed/count_sched.c", "cases/indirection/store_through_ptr_to_ptr.c",
+             "cases/known_bugs/pointer_through_u64_local.c"]
+
+    def run(where, *cells):
+        env = dict(os.environ, HARNESS_RESULTS_DIR=str(tmp_path / where), COLUMNS="200")
+        proc = harness("run", "--mode", "split", "--no-cache", *[a for c in cells for a in ("--cell", c)], *cases,
+                       env=env)
+        assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+        obs = {}
+        for path in (tmp_path / where / "latest" / "cells").glob("*/out/*/result.json"):
+            obs[(path.parts[-4], path.parent.name)] = json.loads(path.read_text())
+        return obs
+
+    both = run("both", "bcc-0.26@linux-6.12", "bcc-0.31@linux-6.12")
+    alone = run("alone", "bcc-0.31@linux-6.12")
+    reused = {case: r for (cell, case), r in both.items() if cell == "bcc-0.31@linux-6.12"
+              and r["timings"].get("load_reused")}
+    assert sorted(reused) == ["indirection__store_through_ptr_to_ptr", "known_bugs__pointer_through_u64_local",
+                              "seed__count_sched"], sorted(both)
+    for case, r in reused.items():
+        mine = alone[("bcc-0.31@linux-6.12", case)]
+        assert not mine["timings"].get("load_reused")
+        for got, own in zip(r["functions"], mine["functions"]):
+            assert got["load_same_as"] == f"bcc-0.26@linux-6.12/{case}"
+            assert (got["name"], got["loaded"], got["error"]) == (own["name"], own["loaded"], own["error"])
+            logs = [(tmp_path / where / "latest/cells/bcc-0.31@linux-6.12/out" / case / got["log"]).read_text()
+                    for where in ("both", "alone")]
+            last = [[ln for ln in log.splitlines() if ln.strip()][-2:] if log else [] for log in logs]
+            assert last[0] == last[1], (case, last)
+    assert not reused["seed__count_sched"]["functions"][0]["error"]
+    assert reused["indirection__store_through_ptr_to_ptr"]["functions"][0]["error"].startswith("EACCES")

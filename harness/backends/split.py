@@ -35,6 +35,7 @@ from .compile_shards import CLAIMS_MOUNT, PROGRAM_SLOTS, in_shards
 from .base import GuestJob, GuestRun, RunStatus, guest_dir_name, new_guest_input, write_input, write_program_input
 from ..lifetime import die_with_harness
 from .qemu import QemuBackend
+from .same_loads import fill_in, first_of_each
 from ..sandbox import COMPILE_MEMORY, COMPILE_PIDS, COMPILE_SCRATCH, REPORT_LIMITS, Cgroup, Sandboxed, run_untrusted, unsafe_cflags
 
 PERSONALITY_RECIPE = 3
@@ -332,14 +333,17 @@ class SplitBackend:
         group_dir = jobs[0].workdir.parent / f"load-{kernel.path.name}" if len(jobs) > 1 else jobs[0].workdir
         load_in = group_dir / "load-in"
         write_input(jobs[0], mode="load", output_device="/dev/vdd", dest=load_in)
+        bundles = [(f"c{k}__{case_dir.name}", case_dir / "bundle.json")
+                   for k, (job, (out, _, _)) in enumerate(zip(jobs, compiled))
+                   for case_dir in sorted(out.iterdir()) if (case_dir / "bundle.json").exists()]
+        # rewriters often emit the same program: the kernel loads it once (same_loads.py)
+        to_load, same = first_of_each(bundles)
         entries = []
-        for k, (job, (out, _, _)) in enumerate(zip(jobs, compiled)):
-            for case_dir in sorted(out.iterdir()):
-                if (case_dir / "bundle.json").exists():
-                    name = f"c{k}__{case_dir.name}"
-                    (load_in / "bundles" / name).mkdir(parents=True)
-                    shutil.copy(case_dir / "bundle.json", load_in / "bundles" / name / "bundle.json")
-                    entries.append({"id": name})
+        for name, bundle in bundles:
+            if name in to_load:
+                (load_in / "bundles" / name).mkdir(parents=True)
+                shutil.copy(bundle, load_in / "bundles" / name / "bundle.json")
+                entries.append({"id": name})
         job_data = json.loads((load_in / "job.json").read_text())
         job_data["cases"] = entries
         (load_in / "job.json").write_text(json.dumps(job_data, indent=1))
@@ -348,6 +352,8 @@ class SplitBackend:
             names = ", ".join(j.cell_name for j in jobs)
             load_run = self.qemu.boot(kernel, jobs[0].rewriter, load_in, group_dir / "load", len(entries),
                                       120, f"{names} (loading)", progress)
+        if load_run:
+            fill_in(load_run.outdir, same, {f"c{k}__": f"{job.cell_name}/" for k, job in enumerate(jobs)})
         runs = []
         for k, (job, (out, _, problem)) in enumerate(zip(jobs, compiled)):
             view = _job_view(load_run.outdir, f"c{k}__", job.workdir / "load-view") if load_run else None
@@ -499,6 +505,9 @@ def merge(compiled: Path, loaded: Path, dest: Path) -> None:
                 fn.pop("pending", None)
                 if got:
                     fn.update(loaded=got["loaded"], error=got["error"], load_seconds=got.get("load_seconds"))
+                    if got.get("same_as"):      # loaded once, for an identical bundle (same_loads.py)
+                        fn["load_same_as"] = got["same_as"]
+                        result["timings"]["load_reused"] = 1.0
                     if (loaded / case / got["log"]).exists():
                         shutil.copy(loaded / case / got["log"], dest / case / fn["log"])
             if loads.get("*maps*"):   # the loader could not even create the maps: harness trouble

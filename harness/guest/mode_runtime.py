@@ -7,6 +7,11 @@ from net import Net
 from programs import NET_KINDS, attach_point_missing, open_programs, read_int, run_trigger
 
 
+def uses_network(case):
+    """A case that needs the veth pair (net.py): a tc, XDP or socket program, or a udp trigger."""
+    return case.get("trigger", "open").split()[0] == "udp" or any(kind in NET_KINDS for _, kind, _ in case["attach"])
+
+
 def run_runtime(case_path, out):
     """Runtime checks: attach the case, run its trigger, read the map values its EXPECT-MAP lines name."""
     case, result, save = staged_result(case_path, out, "runtime.json")
@@ -14,7 +19,7 @@ def run_runtime(case_path, out):
     trigger = case.get("trigger", "open").split()
     try:
         programs = open_programs(case, "runtime", os.path.dirname(case_path), out)
-        if trigger[0] == "udp" or any(kind in NET_KINDS for _, kind, _ in case["attach"]):
+        if uses_network(case):
             result["stage"] = "network"
             save()
             net = Net()

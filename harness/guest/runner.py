@@ -100,11 +100,12 @@ def run_all(inp, out):
         return
     timeout = job.get("case_timeout", 900)
     cases = job["cases"]
-    if mode == "load":      # stdlib only: imported once here, every forked child starts with them
-        for name in ("bpfsys", "mode_load"):
-            importlib.import_module(name)
-    if mode in ("run", "compile"):
+    if mode in MODE_MODULES:    # stdlib only: imported once here, every forked child starts with them
+        importlib.import_module(MODE_MODULES[mode])
+    if mode in ("run", "compile") or (mode in ("oracle", "runtime") and needs_bcc(cases)):
         preload_bcc()
+    if mode == "runtime" and any(sys.modules["mode_runtime"].uses_network(case) for case in cases):
+        preload_pyroute2()
     # a shard of a host compile (backends/compile_shards.py) also holds the other shards' cases: once its
     # own are done it takes theirs from their ends, and a case is compiled by whichever shard claims it
     spare = [c for part in job.get("spare", []) for c in part]
@@ -190,6 +191,20 @@ def claim(claims, case_id):
         return False
 
 
+# A mode's own module (and so what it imports): the guest has no bytecode cache for our code
+# (PYTHONDONTWRITEBYTECODE, a read-only input disk), and a child that imports it compiles it from source,
+# which under TCG costs as much as a small case does.
+MODE_MODULES = {"load": "mode_load", "oracle": "mode_oracle", "runtime": "mode_runtime"}
+
+
+def needs_bcc(cases):
+    """The runtime modes import bcc in a child when bcc compiles there (guest mode: no bundles) or to
+    resolve a kprobe regex (re:) as the cell's bcc does. Under TCG that import costs seconds per child,
+    so then the runner imports it once for all of them."""
+    return any(not case.get("bundles") or any(target.startswith("re:") for _, _, target in case.get("attach", []))
+               for case in cases)
+
+
 def preload_bcc():
     """Import bcc (and so load libbcc) once here, so that every forked child starts with it: a child's
     own import cost about 40 ms per case on the host, 120 core-seconds over the matrix. Importing only
@@ -206,6 +221,16 @@ def preload_bcc():
             os._exit(code)
     if os.waitpid(pid, 0)[1] == 0:
         importlib.import_module("bcc")
+
+
+def preload_pyroute2():
+    """pyroute2 is many modules of pure Python, seconds to import per child under TCG: once here. A failed
+    import is left for the case's own, which reports it."""
+    try:
+        for name in ("pyroute2", "pyroute2.netlink.rtnl.ifinfmsg"):
+            importlib.import_module(name)
+    except ImportError:
+        pass
 
 
 def fork_child(mode, arg, out):
@@ -286,6 +311,16 @@ def main(argv):
         with open(os.path.join(argv[2], "guest.json"), "w") as f:
             json.dump({"python": sys.version.split()[0], "uname": os.uname().release}, f)
         run_all(argv[1], argv[2])
+        write_cpu(argv[2])
+
+
+def write_cpu(out):
+    """The CPU time of this runner and everything it waited for (its cases' children, clang's PCH
+    builds): what one host sandbox cost, for the benchmark's split (bench/bench_matrix.py)."""
+    import resource
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(os.path.join(out, "cpu.json"), "w") as f:
+        json.dump({"runner": me.ru_utime + me.ru_stime, "children": children.ru_utime + children.ru_stime}, f)
 
 
 if __name__ == "__main__":
