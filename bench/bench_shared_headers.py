@@ -37,12 +37,13 @@ from harness.shared_clang import ShareHeaders  # noqa: E402
 CELLS = ("bcc-0.18@linux-5.10", "bcc-0.26@linux-6.1", "bcc-0.31@linux-6.12", "bcc-0.37@linux-7.2")
 
 
-def compile_cell(cell, cases, share: ShareHeaders, work: Path):
+def compile_cell(cell, cases, share: ShareHeaders, work: Path, **backend):
+    """The compile step of split mode for one cell (`backend`: SplitBackend's other options)."""
     rewriter, kernel = rewriter_image(cell.rewriter), kernel_image(cell.kernel)
     pers = split.personality(kernel, rewriter, qemu.QemuBackend(), silent)
     job = GuestJob(cell.name, rewriter, kernel, tuple(cases), work)
     work.mkdir(parents=True, exist_ok=True)
-    return split.SplitBackend(share_headers=share).compile_on_host(job, pers, silent)
+    return split.SplitBackend(share_headers=share, **backend).compile_on_host(job, pers, silent)
 
 
 def case_rows(out: Path):

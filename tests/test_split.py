@@ -105,3 +105,23 @@ def test_job_view_takes_one_jobs_cases_out_of_a_shared_loading_boot(tmp_path):
     assert sorted(p.name for p in view.iterdir() if p.is_dir()) == ["seed__a", "seed__b"]
     assert (view / "seed__a" / "loads.json").read_text() == "c1__seed__a"
     assert guest_status(view) == {"seed__a": ("exit-0", 0.6), "seed__b": ("timeout-120", 120.0)}
+
+
+def test_a_compile_sees_only_the_kallsyms_lines_bcc_looks_up(tmp_path):
+    """compile_kallsyms.py: bcc's rewriter asks kallsyms two questions; the compile's file answers them the
+    same way (the lines kept as they are, module symbols too) and the sandbox shows it as /proc/kallsyms."""
+    from harness.backends.compile_kallsyms import write_compile_kallsyms
+    full = tmp_path / "kallsyms"
+    full.write_bytes(b"ffffffff81000000 T _stext\n"
+                     b"ffffffff812a0000 T bpf_probe_read_kernel\n"
+                     b"ffffffff812a0100 t bpf_probe_read_kernel_str\n"
+                     b"ffffffff812a0200 T bpf_probe_read_user\t[some_module]\n"
+                     b"ffffffff812a0300 D bpf_probe_read_kernel_proto\n")
+    small = write_compile_kallsyms(full, tmp_path / "job" / "kallsyms-compile")
+    assert small.read_bytes() == (b"ffffffff812a0000 T bpf_probe_read_kernel\n"
+                                  b"ffffffff812a0200 T bpf_probe_read_user\t[some_module]\n")
+    kernel = Image(tmp_path / "kernel", {"kver": "6.1.0-50-cloud-amd64"})
+    pers = Image(tmp_path / "pers", {})
+    script = sandbox_script(Path("/img/root"), Path("/w/mnt"), Path("/w/in"), Path("/w/out"), kernel, pers,
+                            kallsyms=small)
+    assert f"mount --bind {small} $M/proc/kallsyms" in script.splitlines()

@@ -36,6 +36,7 @@ from .base import GuestJob, GuestRun, RunStatus, guest_dir_name, new_guest_input
 from ..lifetime import die_with_harness
 from .qemu import QemuBackend
 from .same_loads import fill_in, first_of_each
+from .compile_kallsyms import write_compile_kallsyms
 from ..sandbox import COMPILE_MEMORY, COMPILE_PIDS, COMPILE_SCRATCH, REPORT_LIMITS, Cgroup, Sandboxed, run_untrusted, unsafe_cflags
 
 PERSONALITY_RECIPE = 3
@@ -71,13 +72,15 @@ def personality(kernel: Image, rootfs: Image, qemu: QemuBackend, progress: Progr
 
 
 def sandbox_mounts(root: Path, inp: Path, out: Path, kernel: Image, pers: Image, untrusted: bool = False,
-                   scripts: bool = False, claims: Optional[Path] = None) -> List[list]:
+                   scripts: bool = False, claims: Optional[Path] = None,
+                   kallsyms: Optional[Path] = None) -> List[list]:
     """The sandbox's tree, as steps for sandbox_launch.apply_mounts (targets relative to the new root; '' is the
     root; {release} is the host's uname -r). An untrusted program's tree has a /dev of null, zero and
     urandom instead of the host's, the kernel's personality read-only and a size-capped /tmp; with
     untrusted `scripts` (the report sandbox) the input dir is read-only too (the compile's runner, our
     own code, writes its per-case job files there). `claims`: the claims dir a compile shard shares with
-    its job's other shards (compile_shards.py)."""
+    its job's other shards (compile_shards.py). `kallsyms`: the /proc/kallsyms to show, if not the
+    personality's whole file (a compile's: compile_kallsyms.py)."""
     tree = kernel.path / "tree"
     p = pers.path / "personality"
     btf = p / "btf" / "vmlinux"
@@ -89,7 +92,7 @@ def sandbox_mounts(root: Path, inp: Path, out: Path, kernel: Image, pers: Image,
              ["mkdir", "lib/modules"], ["mkdir", "usr/src"],     # empty mount points, the only writes to the image
              ["ro", ""],                                          # the shared image directory is never written
              *([["as-sandbox-root"]] if untrusted else []),
-             ["proc", "proc"], *bind(p / "kallsyms", "proc/kallsyms"),
+             ["proc", "proc"], *bind(kallsyms or p / "kallsyms", "proc/kallsyms"),
              ["tmpfs", "tmp", f"size={REPORT_LIMITS.scratch if scripts else COMPILE_SCRATCH},nr_inodes=4096,mode=1777"
               if untrusted else ""],
              ["tmpfs", "run", ""], ["mkdir", "run/harness/in"], ["mkdir", "run/harness/out"],
@@ -134,11 +137,13 @@ RUNNER = ["/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/roo
 
 
 def sandbox_script(root: Path, mnt: Path, inp: Path, out: Path, kernel: Image, pers: Image,
-                   untrusted: bool = False, cgroup_procs: Tuple[str, ...] = (), claims: Optional[Path] = None) -> str:
+                   untrusted: bool = False, cgroup_procs: Tuple[str, ...] = (), claims: Optional[Path] = None,
+                   kallsyms: Optional[Path] = None) -> str:
     """The shell that builds the compile sandbox inside `unshare` (mount, PID, network, IPC, UTS) and
     runs the runner; it first joins the compile's cgroup, if any."""
     lines = ["set -e", *(f"echo 0 > {procs}" for procs in cgroup_procs), f"M={mnt}"]
-    lines += [_shell(step) for step in sandbox_mounts(root, inp, out, kernel, pers, untrusted, claims=claims)
+    lines += [_shell(step) for step in sandbox_mounts(root, inp, out, kernel, pers, untrusted, claims=claims,
+                                                      kallsyms=kallsyms)
               if step[0] != "as-sandbox-root"]     # the compile runs as real root
     lines.append("exec chroot $M " + " ".join(RUNNER))
     return "\n".join(lines) + "\n"
@@ -146,7 +151,8 @@ def sandbox_script(root: Path, mnt: Path, inp: Path, out: Path, kernel: Image, p
 
 def run_sandboxed(rewriter: Image, kernel: Image, pers: Image, inp: Path, work: Path, name: str,
                   timeout: float, untrusted: bool = False,
-                  finished: Callable[[int], None] = lambda n: None, claims: Optional[Path] = None) -> Tuple[Path, str]:
+                  finished: Callable[[int], None] = lambda n: None, claims: Optional[Path] = None,
+                  kallsyms: Optional[Path] = None) -> Tuple[Path, str]:
     """Run the guest program on `inp` on the host as root (bcc needs bpf() to create maps while it
     compiles), in the rewriter's root with the kernel's personality, in private mount, PID, network, IPC
     and UTS namespaces, in a cgroup capping memory (so maps) and processes. An untrusted program's compile
@@ -165,7 +171,7 @@ def run_sandboxed(rewriter: Image, kernel: Image, pers: Image, inp: Path, work: 
     mnt.mkdir(exist_ok=True)
     script = work / f"{name}.sh"
     script.write_text(sandbox_script(rewriter.path / "root", mnt, inp, out, kernel, pers, untrusted,
-                                     tuple(cgroup.procs) if cgroup else (), claims))
+                                     tuple(cgroup.procs) if cgroup else (), claims, kallsyms))
     t0 = time.monotonic()
     problem = ""
     try:
@@ -278,9 +284,11 @@ class SplitBackend:
     name = "split"
     groups_by_kernel = True     # run_group: one loading boot per kernel for all its rewriters
 
-    def __init__(self, qemu: QemuBackend = None, share_headers: ShareHeaders = ShareHeaders.ON):
+    def __init__(self, qemu: QemuBackend = None, share_headers: ShareHeaders = ShareHeaders.ON,
+                 full_kallsyms: bool = False):
         self.qemu = qemu or QemuBackend()
         self.share_headers = share_headers
+        self.full_kallsyms = full_kallsyms      # the proof's reference only (bench_compile_kallsyms.py)
         # results differ in what bcc was given (-include-pch), so the result cache keeps them apart
         self.name = "split" if share_headers is ShareHeaders.OFF else f"split+{share_headers.value}"
 
@@ -291,6 +299,12 @@ class SplitBackend:
         return (self.share_headers is not ShareHeaders.OFF and
                 enable_shared_headers(inp, rewriter, verify=self.share_headers is ShareHeaders.VERIFY))
 
+    def _kallsyms(self, pers: Image, work: Path) -> Optional[Path]:
+        """What a compile's /proc/kallsyms shows: the lines bcc's rewriter looks up (compile_kallsyms.py)."""
+        if self.full_kallsyms:
+            return None
+        return write_compile_kallsyms(pers.path / "personality" / "kallsyms", work / "kallsyms-compile")
+
     def compile_on_host(self, job: GuestJob, pers: Image, progress: Progress) -> Tuple[Path, float, str]:
         """Run the runner in compile mode in the sandbox; returns (its output dir, seconds, problem)."""
         inp = write_input(job, mode="compile", dest=job.workdir / "compile-in")
@@ -300,11 +314,12 @@ class SplitBackend:
         progress(f"cell {job.cell_name}", 0, len(job.cases), "compiling on the host")
         t0 = time.monotonic()
         timeout = len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK)
+        kallsyms = self._kallsyms(pers, job.workdir)
         out, problem = in_shards(
             inp, job.workdir, "compile",
             lambda shard_in, name, finished, claims: run_sandboxed(
                 job.rewriter, job.kernel, pers, shard_in, job.workdir, name, timeout, bool(untrusted), finished,
-                claims),
+                claims, kallsyms),
             lambda n: progress(f"cell {job.cell_name}", n, len(job.cases), "compiling on the host"),
             group_of=include_group(inp) if shared else None)
         # a program that fails to compile is always redone unshared (clang's error recovery differs with
@@ -392,10 +407,11 @@ class SplitBackend:
         shared = self._share(compile_in, rewriter)
         progress(task, 0, len(entries), "compiling on the host")
         timeout = len(compile_entries) * COMPILE_TIMEOUT_SLACK + 300
+        kallsyms = self._kallsyms(pers, workdir)
         compiled, problem = in_shards(compile_in, workdir, "compile",
                                       lambda shard_in, name, finished, claims: run_sandboxed(
                                           rewriter, kernel, pers, shard_in, workdir, name, timeout,
-                                          bool(untrusted), finished, claims),
+                                          bool(untrusted), finished, claims, kallsyms),
                                       group_of=include_group(compile_in) if shared else None,
                                       slots=PROGRAM_SLOTS)
         _answer_refused(compiled, refused)
