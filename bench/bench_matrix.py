@@ -1,7 +1,7 @@
 """Benchmark: a matrix run (the path `python -m harness run` takes) against its floor, split by phase.
 
     python bench/bench_matrix.py [CASES...] [--cell NAME|all ...] [-j N] [--oracle] [--cached]
-                                 [--share-headers off|on|verify] [--json out.json]
+                                 [--share-headers off|on|verify] [--whole-kallsyms] [--json out.json]
 
 From one run it prints:
 - wall time;
@@ -24,6 +24,8 @@ From one run it prints:
 Defaults: cases/ and the default cells (`--cell all` is the whole default matrix: long here). Nothing is
 taken from the result cache unless --cached (which measures a rerun with nothing changed). Images and
 personalities are made ready before timing starts. Results and history go to a temporary directory.
+`--share-headers off --whole-kallsyms` is bcc as it runs alone (each compile parses its headers and reads
+the kernel's whole kallsyms): the floor goal 2 of issue 16 compares against.
 """
 
 import argparse
@@ -299,8 +301,12 @@ def main() -> int:
     p.add_argument("--cached", action="store_true", help="take known results from the result cache (a rerun)")
     p.add_argument("--share-headers", type=ShareHeaders, choices=list(ShareHeaders), default=ShareHeaders.ON,
                    metavar="{" + ",".join(s.value for s in ShareHeaders) + "}")
+    p.add_argument("--whole-kallsyms", action="store_true",
+                   help="compiles read the kernel's whole kallsyms, as bcc alone (compile_kallsyms.py)")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
+    if args.whole_kallsyms:     # the same switch bench_compile_kallsyms's reference uses
+        split.SplitBackend._kallsyms = lambda self, pers, work: None
 
     cells = load_matrix().select(args.cell)
     cells = [c for c in cells if c.backend == "qemu"]
@@ -318,7 +324,8 @@ def main() -> int:
     count_sandbox_cpu(sandbox_cpu)
     run = store.RunDir.create(sys.argv, mode=mode)
     print(f"{len(cases)} cases x {len(cells)} cells, {mode} mode, -j {args.jobs}, "
-          f"{'cached' if args.cached else 'nothing cached'}, shared headers {args.share_headers.value}", flush=True)
+          f"{'cached' if args.cached else 'nothing cached'}, shared headers {args.share_headers.value}"
+          f"{', whole kallsyms' if args.whole_kallsyms else ''}", flush=True)
     cores = os.cpu_count() or 1
     sampler = CpuSampler(cores)
     sampler.start()
@@ -331,7 +338,7 @@ def main() -> int:
     parts = dict(floor_parts(observations), programs_s=sum(programs))
     floor = (parts["compile_s"] + parts["pch_s"] + parts["programs_s"] + parts["load_s"]) / cores
     row = {"cases": len(cases), "cells": len(cells), "mode": mode, "jobs": args.jobs, "cached": args.cached,
-           "share_headers": args.share_headers.value,
+           "share_headers": args.share_headers.value, "whole_kallsyms": args.whole_kallsyms,
            "oracle_cells": sorted(oracle_cells), "results": len(results), "cores": cores,
            "wall_s": round(wall, 1), "floor_s": round(floor, 1),
            "ratio": round(wall / floor, 2) if floor else None,
