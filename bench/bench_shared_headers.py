@@ -10,8 +10,10 @@ One compile per cell with --share-headers=verify, so both variants alternate wit
 that shares a PCH is compiled with it, then at once without it (guest/shared_headers.py). It prints,
 per case, bcc's compile time (the runner's `compile` timing) without and with sharing and their ratio;
 per cell, the sums (the PCH builds are charged to sharing), their ratio and the fidelity count: cases
-byte-identical with and without (rewritten text and diagnostics, instructions, maps), cases that
-differ (their unshared result is kept), cases not shared (an include set of one case, or none).
+byte-identical with and without (rewritten text and diagnostics, instructions, maps), and of those the
+programs that fail to compile (with a diagnostic clang may typo-correct, whose unshared result is kept
+by rule; or another, whose shared result is kept), cases that differ (their unshared result is kept),
+cases not shared (an include set of one case, or none).
 --wall adds, per cell, the compile step's wall time without sharing and with it (not verified), run
 one after the other.
 """
@@ -66,10 +68,13 @@ def case_rows(out: Path):
 
 
 def fidelity(rows) -> dict:
-    count = {"identical": 0, "differs": [], "not_shared": 0, "pch_failed": 0, "failed_redone": []}
+    count = {"identical": 0, "differs": [], "not_shared": 0, "pch_failed": 0, "failed_redone": [],
+             "failed_identical": []}
     for name, _, _, _, note in rows:
-        if note.get("failed") and not note.get("differs"):
-            count["failed_redone"].append(name)     # does not compile; its unshared compile is kept anyway
+        if note.get("redone") and not note.get("differs"):
+            count["failed_redone"].append(name)     # typo-correctable: its unshared compile is kept by rule
+        elif note.get("failed") and note.get("verified"):
+            count["failed_identical"].append(name)  # fails the same way shared: the shared result is kept
         if note.get("verified"):
             count["identical"] += 1
         elif note.get("differs"):
@@ -114,8 +119,9 @@ def main() -> int:
                   f"{total_with + builds:.1f} s; ratio {cell_report['ratio']:.3f}")
             print(f"fidelity: {fid['identical']} byte-identical, {len(fid['differs'])} differ "
                   f"{fid['differs'] or ''}, {fid['not_shared']} not shared ({fid['pch_failed']} PCH build failures); "
-                  f"{len(fid['failed_redone'])} of the identical do not compile, so their unshared compile is "
-                  f"kept all the same")
+                  f"{len(fid['failed_redone'])} of the identical do not compile with a diagnostic clang may "
+                  f"typo-correct, so their unshared compile is kept all the same; "
+                  f"{len(fid['failed_identical'])} of the identical fail otherwise (the shared result is kept)")
             if args.wall:
                 walls = {}
                 for share in (ShareHeaders.OFF, ShareHeaders.ON):

@@ -295,3 +295,36 @@ def test_attach_points_are_looked_up_in_the_running_kernel():
     assert attach_point_missing("kprobe", "harness_fixture_no_such_function")
     assert attach_point_missing("tracepoint", "harness:no_such_event")
     assert not attach_point_missing("kprobe", "re:anything")       # a pattern: bcc's own error says enough
+
+
+def test_a_kprobe_regex_is_resolved_once_per_run_by_the_cells_bcc(monkeypatch):
+    """bcc resolves re: targets by reading all of kallsyms in Python (2-4 s under TCG): the runner does
+    it once per regex before its children fork, with the cell's own bcc, for the cases with bundles
+    (guest mode attaches through bcc's own attach_kprobe). A regex bcc cannot resolve is left to the
+    case's own attach."""
+    import sys
+    import types
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "harness" / "guest"))
+    import programs
+    asked = []
+
+    def get_kprobe_functions(regex):
+        asked.append(regex)
+        if regex == b"^broken(":
+            raise RuntimeError("bad regex")
+        return {b"finish_task_switch.isra.0", b"finish_task_switch"}
+    monkeypatch.setitem(sys.modules, "bcc", types.SimpleNamespace(BPF=types.SimpleNamespace(
+        get_kprobe_functions=staticmethod(get_kprobe_functions))))
+    monkeypatch.setattr(programs, "KPROBE_MATCHES", {})
+    sched = ("count", "kprobe", "re:^finish_task_switch(\\.isra\\.\\d+)?$")
+    cases = [{"bundles": {"probe": "b"}, "attach": [sched]}, {"bundles": {"probe": "b"}, "attach": [sched]},
+             {"attach": [("other", "kprobe", "re:^guest_mode_only$")]},
+             {"bundles": {"probe": "b"}, "attach": [("bad", "kretprobe", "re:^broken("),
+                                                    ("tp", "tracepoint", "sched:sched_switch")]}]
+    programs.resolve_ahead(cases)
+    assert asked == [sched[2][3:].encode(), b"^broken("]
+    assert programs.kprobe_functions(sched[2]) == ["finish_task_switch", "finish_task_switch.isra.0"]
+    assert len(asked) == 2      # a child's attach takes what the runner resolved
+    with pytest.raises(RuntimeError):
+        programs.kprobe_functions("re:^broken(")    # the case's own attach meets the error

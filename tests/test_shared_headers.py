@@ -108,20 +108,57 @@ def test_differs_ignores_only_the_cc1_line(tmp_path):
     assert differs(shared, other) == "instructions and maps"
 
 
-def test_the_first_case_of_a_set_builds_after_its_compile_the_others_use_it(tmp_path):
+def test_a_stub_compile_gives_the_cc1_line_so_the_first_case_of_a_set_uses_its_pch(tmp_path, monkeypatch):
+    """bcc's cc1 line depends on the cflags only: it is learnt once per cflags from a compile of a stub
+    program in a child (not from the first case compiled plain), so every case of a set uses its PCH."""
+    import harness.guest.shared_headers as shared_headers
     (tmp_path / "cases").mkdir()
     texts = {"a": "#include <linux/sched.h>\nint a;\n", "b": "#include <linux/sched.h>\nint b;\n",
              "c": "#include <linux/fs.h>\nint c;\n"}
     cases = []
     for name, text in texts.items():
         (tmp_path / "cases" / f"{name}.c").write_text(text)
-        cases.append({"id": name, "file": f"cases/{name}.c", "cflags": []})
-    sharing = Sharing(str(tmp_path), {"clang": "/c", "verify": True}, cases, None, None)
+        cases.append({"id": name, "file": f"cases/{name}.c", "cflags": ["-DX=1"]})
+    stubs, builds = [], []
+
+    def fork_child(mode, arg, out):
+        case = json.loads(Path(arg).read_text())
+        stubs.append((mode, case["cflags"], Path(arg).parent.joinpath(case["file"]).read_text()))
+        os.makedirs(out)
+        Path(out, "compile.log").write_text(CC1 + "\n")
+        return 1234
+
+    def build_pch(clang, cc1, lines, key, workdir, remaps):
+        builds.append((cc1, lines))
+        (tmp_path / f"{key}.pch").write_bytes(b"pch")
+        return str(tmp_path / f"{key}.pch"), 0.5, "", ""
+    monkeypatch.setattr(shared_headers, "build_pch", build_pch)
+    sharing = Sharing(str(tmp_path), {"clang": "/c", "verify": True, "workdir": str(tmp_path / "work")}, cases,
+                      fork_child, lambda pid, timeout: "exit-0")
+    sharing.remaps = []
     assert set(sharing.plan) == {"a", "b", "c"} and sharing.plan["c"][0] != sharing.plan["a"][0]
-    assert sharing.before(cases[0]) == dict(cases[0], canon=True)    # no cc1 line known yet: plain
-    sharing.pch[sharing.plan["a"][0]] = "/tmp/x.pch"
-    assert sharing.before(cases[1])["pch"] == "/tmp/x.pch"
-    assert "pch" not in sharing.before(cases[2])     # its own set has no PCH yet (no cc1 line to build it)
+    first = sharing.before(cases[0])
+    assert stubs == [("compile", ["-DX=1"], shared_headers.STUB)]
+    assert builds == [(CC1.split(" ")[2:], ["#include <linux/sched.h>"])]
+    assert first["pch"] == str(tmp_path / ("%s.pch" % sharing.plan["a"][0])) and first["canon"]
+    assert sharing.before(cases[1])["pch"] == first["pch"]
+    assert sharing.before(cases[2])["pch"] == str(tmp_path / ("%s.pch" % sharing.plan["c"][0]))
+    assert len(stubs) == 1 and len(builds) == 2     # one stub per cflags, one build per set
+    assert set(sharing.built["a"]) == {"cc1_stub", "pch_build", "pch_bytes"}   # charged to the case that waited
+    assert not (tmp_path / "work" / "cc1-stub-1").exists()
+
+
+def test_without_a_cc1_line_from_the_stub_the_first_case_compiles_plain_and_gives_it(tmp_path):
+    cases = _cases(tmp_path, {"a": "#include <linux/sched.h>\nint a;\n", "b": "#include <linux/sched.h>\nint b;\n"})
+    stubs = []
+
+    def fork_child(mode, arg, out):        # a stub whose child died before bcc printed anything
+        stubs.append(arg)
+        return 1234
+    sharing = Sharing(str(tmp_path), {"clang": "/c", "workdir": str(tmp_path / "work")}, cases, fork_child,
+                      lambda pid, timeout: "signal-11")
+    assert "pch" not in sharing.before(cases[0]) and not sharing.cc1
+    assert "pch" not in sharing.before(cases[1]) and len(stubs) == 1     # not asked again
 
 
 def test_clang_package_matches_the_images_libclang_cpp(tmp_path):
@@ -160,12 +197,14 @@ def compile_verified(tmp_path, files, untrusted=False):
 
 @pytest.mark.vm
 def test_shared_headers_compile_byte_identical(tmp_path):
-    """Three cases with one include set in bcc-0.26@linux-6.1: the first builds the PCH, the other two
-    compile with it and again without it, byte-identical. Needs the images (cached) and root."""
+    """Three cases with one include set in bcc-0.26@linux-6.1: a stub compile gives bcc's cc1 line, the
+    first case waits for the PCH's build, and all three compile with it and again without it,
+    byte-identical. Needs the images (cached) and root."""
     out, notes = compile_verified(tmp_path, [ROOT / "cases/seed/count_sched.c", ROOT / "cases/talk/count_sched_prev_pid.c",
                                              ROOT / "cases/talk/count_sched_manual_read.c"])
-    assert notes["seed__count_sched"]["pch_build"] > 0 and not notes["seed__count_sched"]["used"]
-    for name in ("talk__count_sched_prev_pid", "talk__count_sched_manual_read"):
+    first = notes["seed__count_sched"]
+    assert first["cc1_stub"] > 0 and first["pch_build"] > 0, first
+    for name in ("seed__count_sched", "talk__count_sched_prev_pid", "talk__count_sched_manual_read"):
         assert notes[name]["used"] and notes[name]["verified"], notes[name]
         assert "-include-pch" in (out / name / "compile.log").read_text().splitlines()[0]
 
@@ -190,12 +229,18 @@ def _cases(tmp_path, texts):
     return cases
 
 
+def _knowing_cc1(sharing):
+    """A Sharing that already knows bcc's cc1 line for no cflags (no stub compile)."""
+    sharing.cc1[json.dumps([])] = CC1.split(" ")[2:]
+    return sharing
+
+
 def test_a_case_another_shard_took_still_counts_toward_its_sets_last(tmp_path):
     """A compile shard skips the cases a sibling shard claimed (compile_shards.py); the PCH goes with
     the set's last case, compiled here or skipped."""
     sched = "#include <linux/sched.h>\nint x;\n"
     cases = _cases(tmp_path, {"a": sched, "b": sched, "c": sched})
-    sharing = Sharing(str(tmp_path), {"clang": "/c"}, cases, None, None)
+    sharing = _knowing_cc1(Sharing(str(tmp_path), {"clang": "/c"}, cases, None, None))
     pch = tmp_path / "sched.pch"
     pch.write_bytes(b"pch")
     sharing.pch[sharing.plan["a"][0]] = str(pch)
@@ -216,7 +261,7 @@ def test_each_include_sets_cases_run_together_and_its_pch_goes_with_the_last(tmp
     of the case that waited for it."""
     sched, fs = "#include <linux/sched.h>\nint x;\n", "#include <linux/fs.h>\nint y;\n"
     cases = _cases(tmp_path, {"a": sched, "c": "int alone;\n", "d": fs, "b": sched, "e": fs})
-    sharing = Sharing(str(tmp_path), {"clang": "/c"}, cases, None, None)
+    sharing = _knowing_cc1(Sharing(str(tmp_path), {"clang": "/c"}, cases, None, None))
     assert [c["id"] for c in sharing.order(cases)] == ["a", "b", "c", "d", "e"]
     pch = tmp_path / "sched.pch"
     pch.write_bytes(b"pch")
@@ -323,8 +368,8 @@ def test_a_shared_compile_that_fails_is_compiled_again_without_the_pch_even_when
         Path(out, "compile.log").write_text("clang -cc1 x\nerror: no member named '__state'; did you mean 'state'?\n")
         Path(out, "result.json").write_text(json.dumps({"compiled": False, "timings": {"compile": 0.9}}))
         return 1234
-    sharing = Sharing(str(tmp_path), {"clang": "/c", "workdir": str(tmp_path / "work")}, cases, fork_child,
-                      lambda pid, timeout: "exit-0")
+    sharing = _knowing_cc1(Sharing(str(tmp_path), {"clang": "/c", "workdir": str(tmp_path / "work")}, cases,
+                                   fork_child, lambda pid, timeout: "exit-0"))
     sharing.pch[sharing.plan["a"][0]] = str(tmp_path / "x.pch")
     (tmp_path / "x.pch").write_bytes(b"pch")
     for name, compiled in (("a", True), ("b", False)):
@@ -337,6 +382,55 @@ def test_a_shared_compile_that_fails_is_compiled_again_without_the_pch_even_when
     kept = json.loads((tmp_path / "out/b/result.json").read_text())
     assert "did you mean" in (tmp_path / "out/b/compile.log").read_text()
     assert kept["shared_headers"]["used"] is False and kept["shared_headers"]["differs"] == "compile.log"
-    assert kept["shared_headers"]["failed"] is True
+    assert kept["shared_headers"]["failed"] is True and kept["shared_headers"]["redone"] is True
     assert kept["timings"] == {"compile": 0.9, "shared_compile": 0.3}
     assert json.loads((tmp_path / "out/a/result.json").read_text())["shared_headers"] == {"used": True, "key": sharing.plan["a"][0]}
+
+
+def _shared_outcome(tmp_path, shared_log, shared_compiled, plain_log, plain_compiled, verify):
+    """One case compiled with a PCH (its output as given), then after(); fork_child plays the unshared
+    compile. Returns (the ids compiled again, the kept result.json, the kept compile.log)."""
+    cases = _cases(tmp_path, {"a": "#include <linux/sched.h>\nint a;\n", "b": "#include <linux/sched.h>\nint b;\n"})
+    redone = []
+
+    def fork_child(mode, arg, out):
+        redone.append(json.loads(Path(arg).read_text())["id"])
+        Path(out, "compile.log").write_text(plain_log)
+        Path(out, "result.json").write_text(json.dumps({"compiled": plain_compiled, "timings": {"compile": 0.9}}))
+        return 1234
+    sharing = _knowing_cc1(Sharing(str(tmp_path), {"clang": "/c", "workdir": str(tmp_path / "work"),
+                                                   "verify": verify}, cases,
+                                   fork_child, lambda pid, timeout: "exit-0"))
+    sharing.pch[sharing.plan["a"][0]] = str(tmp_path / "x.pch")
+    (tmp_path / "x.pch").write_bytes(b"pch")
+    out = tmp_path / "out" / "a"
+    out.mkdir(parents=True)
+    (out / "compile.log").write_text(shared_log)
+    (out / "result.json").write_text(json.dumps({"compiled": shared_compiled, "timings": {"compile": 0.3}}))
+    sharing.after(sharing.before(dict(cases[0])), str(out), str(tmp_path / "a.json"), 10)
+    return redone, json.loads((out / "result.json").read_text()), (out / "compile.log").read_text()
+
+
+def test_a_failing_shared_compile_without_a_typo_correctable_diagnostic_keeps_its_result(tmp_path):
+    """Typo correction is what a PCH hides; a program rejected for another reason (here bcc's rewrite
+    made an assignment to an rvalue) fails the same way shared, so it is not compiled twice."""
+    log = "clang -cc1 -include-pch x\n/virtual/main.c:9:18: error: expression is not assignable\n"
+    redone, kept, text = _shared_outcome(tmp_path, log, False, "unused", False, verify=False)
+    assert redone == [] and text == log
+    assert kept["shared_headers"] == {"used": True, "key": kept["shared_headers"]["key"], "failed": True}
+    for diagnostic in ("use of undeclared identifier 'x'", "no member named 'state' in 'struct task_struct'",
+                       "unknown type name 'u65'", "call to undeclared function 'f'; ISO C99 and later do not "
+                       "support implicit function declarations", "no member named 'y'; did you mean 'x'?"):
+        sub = tmp_path / f"d{len(list(tmp_path.iterdir()))}"
+        sub.mkdir()
+        redone, kept, _ = _shared_outcome(sub, f"/virtual/main.c:3:1: error: {diagnostic}\n", False,
+                                          "plain\n", False, verify=False)
+        assert redone == ["a"] and kept["shared_headers"]["redone"], diagnostic
+
+
+def test_verify_keeps_the_unshared_result_of_a_program_that_compiles_both_ways_but_differs(tmp_path):
+    redone, kept, text = _shared_outcome(tmp_path, "clang -cc1 -include-pch x\nshared text\n", True,
+                                         "clang -cc1 x\nplain text\n", True, verify=True)
+    assert redone == ["a"] and text == "clang -cc1 x\nplain text\n"
+    assert kept["shared_headers"]["differs"] == "compile.log" and not kept["shared_headers"]["used"]
+    assert kept["timings"] == {"compile": 0.9, "shared_compile": 0.3}

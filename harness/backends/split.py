@@ -322,10 +322,10 @@ class SplitBackend:
                 claims, kallsyms),
             lambda n: progress(f"cell {job.cell_name}", n, len(job.cases), "compiling on the host"),
             group_of=include_group(inp) if shared else None)
-        # a program that fails to compile is always redone unshared (clang's error recovery differs with
-        # a PCH), so only a difference in one that compiles says something about sharing
+        # a failing program whose diagnostics clang may typo-correct is redone unshared by rule (its
+        # correction does not look into a PCH), so only a difference in another says something about sharing
         differing = [name for name, note in shared_header_notes(out).items()
-                     if note.get("differs") and not note.get("failed")]
+                     if note.get("differs") and not note.get("redone")]
         if differing:
             print(f"warning: {job.cell_name}: shared headers changed what bcc produced for {', '.join(differing)}; "
                   f"their unshared compiles are kept", file=sys.stderr)

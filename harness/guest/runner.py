@@ -104,6 +104,8 @@ def run_all(inp, out):
         importlib.import_module(MODE_MODULES[mode])
     if mode in ("run", "compile") or (mode in ("oracle", "runtime") and needs_bcc(cases)):
         preload_bcc()
+    if mode in ("oracle", "runtime") and "bcc" in sys.modules:
+        sys.modules["programs"].resolve_ahead(cases)
     if mode == "runtime" and any(sys.modules["mode_runtime"].uses_network(case) for case in cases):
         preload_pyroute2()
     # a shard of a host compile (backends/compile_shards.py) also holds the other shards' cases: once its
