@@ -22,7 +22,7 @@ def test_tcg_command_has_disks_in_order_and_no_network():
                       "file=/k/kernel.img,format=raw,if=virtio,readonly=on",
                       "file=/w/out.img,format=raw,if=virtio"]
     assert "-nic" not in argv and "-netdev" not in argv
-    assert {"panic=-1", "no_timer_check"} <= set(argv[argv.index("-append") + 1].split())
+    assert {"panic=-1", "no_timer_check", "mitigations=off"} <= set(argv[argv.index("-append") + 1].split())
     assert argv[argv.index("-serial") + 1] == "file:/w/console.log"
 
 
