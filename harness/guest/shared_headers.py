@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 
@@ -329,7 +330,6 @@ class Sharing:
             cc1 = None
         if cc1 is not None:
             self.cc1[flags] = cc1
-        import shutil
         shutil.rmtree(stub, ignore_errors=True)
         return seconds
 
@@ -362,7 +362,6 @@ class Sharing:
         verdict = self.wait_child(self.fork_child("compile", plain_arg, plain_out), timeout)
         difference = differs(case_out, plain_out, warned)
         note = {"verified": not difference, "unshared_verdict": verdict}
-        import shutil
         if difference or keep:
             note.update(used=False, shared_compile=_compile_seconds(case_out))
             shutil.rmtree(case_out)
@@ -445,9 +444,9 @@ def differs(shared_out, plain_out, warned=()):
 # (runqlat in bcc 0.18: "no member named '__state'" shared, "...; did you mean 'state'?" plain), so a
 # failing shared compile with one of these is compiled again without the PCH and that result kept.
 # Other failures keep their shared result; bench_shared_headers.py compares them over the corpus.
-TYPO = re.compile(r"(?:^|: )(?:error|warning): (?:use of undeclared (?:identifier|label)|no member named|unknown type name|"
-                  r"call to undeclared|implicit declaration of function|field designator .* does not refer|"
-                  r".*did you mean)")
+TYPO = re.compile(r"(?:^|: )(?:error|warning): (?:use of undeclared (?:identifier|label)|no member named|"
+                  r"unknown type name|call to undeclared|implicit declaration of function|"
+                  r"field designator .* does not refer|.*did you mean)")
 
 
 def typo_correctable(out):
