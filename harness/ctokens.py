@@ -49,8 +49,14 @@ def _tokens(text: str, name: str) -> Tuple[Token, ...]:
         return line, offset - starts[line - 1] + 1
     out = []
     for t in tu.get_tokens(extent=tu.get_extent(name, (0, len(data)))):
-        extent = t.extent
-        out.append(Token(t.spelling, t.kind.name.lower(), *line_col(extent.start.offset), *line_col(extent.end.offset)))
+        spelling = t.spelling
+        start = t.location.offset
+        # a token's end from its spelling, one call through ctypes fewer than its extent; the extent
+        # where the source differs from the spelling (a backslash-newline inside the token)
+        end = start + len(spelling.encode("utf-8"))
+        if data[start:end].decode("utf-8", "replace") != spelling:
+            end = t.extent.end.offset
+        out.append(Token(spelling, t.kind.name.lower(), *line_col(start), *line_col(end)))
     return tuple(out)
 
 

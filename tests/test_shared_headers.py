@@ -387,9 +387,11 @@ def test_a_shared_compile_that_fails_is_compiled_again_without_the_pch_even_when
     assert json.loads((tmp_path / "out/a/result.json").read_text())["shared_headers"] == {"used": True, "key": sharing.plan["a"][0]}
 
 
-def _shared_outcome(tmp_path, shared_log, shared_compiled, plain_log, plain_compiled, verify):
-    """One case compiled with a PCH (its output as given), then after(); fork_child plays the unshared
-    compile. Returns (the ids compiled again, the kept result.json, the kept compile.log)."""
+def _shared_outcome(tmp_path, shared_log, shared_compiled, plain_log, plain_compiled, verify,
+                    pch=b"CPCH\x00task_struct\x00sched_entity"):
+    """One case compiled with a PCH (its output as given, the PCH's bytes `pch`), then after();
+    fork_child plays the unshared compile. Returns (the ids compiled again, the kept result.json, the
+    kept compile.log)."""
     cases = _cases(tmp_path, {"a": "#include <linux/sched.h>\nint a;\n", "b": "#include <linux/sched.h>\nint b;\n"})
     redone = []
 
@@ -402,7 +404,7 @@ def _shared_outcome(tmp_path, shared_log, shared_compiled, plain_log, plain_comp
                                                    "verify": verify}, cases,
                                    fork_child, lambda pid, timeout: "exit-0"))
     sharing.pch[sharing.plan["a"][0]] = str(tmp_path / "x.pch")
-    (tmp_path / "x.pch").write_bytes(b"pch")
+    (tmp_path / "x.pch").write_bytes(pch)
     out = tmp_path / "out" / "a"
     out.mkdir(parents=True)
     (out / "compile.log").write_text(shared_log)
@@ -426,6 +428,27 @@ def test_a_failing_shared_compile_without_a_typo_correctable_diagnostic_keeps_it
         redone, kept, _ = _shared_outcome(sub, f"/virtual/main.c:3:1: error: {diagnostic}\n", False,
                                           "plain\n", False, verify=False)
         assert redone == ["a"] and kept["shared_headers"]["redone"], diagnostic
+
+
+def test_a_missing_member_of_a_record_the_pch_does_not_declare_keeps_the_shared_result(tmp_path):
+    """bcc 0.18 has no `atomic_increment`: its error names a table struct the program itself declares,
+    so no candidate of a correction can come from the PCH. A record the PCH declares (task_struct), a
+    name found only inside a longer one, a suggestion, or any other typo-correctable diagnostic beside
+    it, and the program is compiled again."""
+    table = "/virtual/main.c:51:10: error: no member named 'atomic_increment' in 'struct dist_table_t'\n"
+    redone, kept, text = _shared_outcome(tmp_path, table, False, "plain\n", False, verify=False)
+    assert redone == [] and text == table
+    assert kept["shared_headers"]["typo_local"] is True and kept["shared_headers"]["used"] is True
+    for log, pch in ((table, b"CPCH\x00dist_table_t\x00"), (table, b"CPCH\x00my_dist_table_t_x\x00"),
+                     ("x.c:1:1: error: no member named 'state' in 'struct task_struct'\n", b"CPCH\x00task_struct"),
+                     ("x.c:1:1: error: no member named 'st' in 'struct dist_table_t'; did you mean 'state'?\n", b"CPCH"),
+                     ("x.c:1:1: error: no member named 'u' in 'union dist_u'\nx.c:2:1: error: use of undeclared "
+                      "identifier 'MAX_PID'\n", b"CPCH")):
+        sub = tmp_path / f"d{len(list(tmp_path.iterdir()))}"
+        sub.mkdir()
+        redone, kept, _ = _shared_outcome(sub, log, False, "plain\n", False, verify=False, pch=pch)
+        assert redone == ["a"] and kept["shared_headers"]["redone"], (log, pch)
+        assert "typo_local" not in kept["shared_headers"]
 
 
 def test_verify_keeps_the_unshared_result_of_a_program_that_compiles_both_ways_but_differs(tmp_path):

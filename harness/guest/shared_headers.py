@@ -274,6 +274,9 @@ class Sharing:
                 note["header_warnings"] = len(self.warned[key])
             failed = not _compiled(case_out)
             redo = failed and typo_correctable(case_out)
+            if redo and not pch_may_correct(case_out, case["pch"]):
+                redo = False
+                note["typo_local"] = True   # every correction's candidates were parsed in this compile
             if failed:
                 note["failed"] = True
             if self.verify or redo:
@@ -456,6 +459,33 @@ def typo_correctable(out):
             return any(TYPO.search(line) for line in f)
     except OSError:
         return True
+
+
+# A missing member of a named record: clang's correction looks only among that record's members
+MEMBER = re.compile(r"error: no member named '\w+' in '(?:struct|union) (\w+)'$")
+
+
+def pch_may_correct(out, pch):
+    """False when every typo-correctable diagnostic is a missing member of a record whose name the PCH
+    does not hold (bcc's tables, `dist_table_t` and the like, are declared by the program itself): then
+    the record, and every candidate a correction could offer, was parsed in this compile, PCH or not.
+    A PCH keeps each identifier it declares as plain bytes in its identifier table (only embedded file
+    contents are compressed), so a name absent from its bytes is declared nowhere in it; a name found
+    anywhere, even inside a longer one, counts as held."""
+    names = set()
+    try:
+        with open(os.path.join(out, "compile.log"), errors="replace") as f:
+            for line in f:
+                if TYPO.search(line):
+                    member = MEMBER.search(line.rstrip("\n"))
+                    if not member:
+                        return True
+                    names.add(member.group(1).encode())
+        with open(pch, "rb") as f:
+            held = f.read()
+    except OSError:
+        return True
+    return any(name in held for name in names)
 
 
 def _compiled(out):
