@@ -360,9 +360,14 @@ def sandbox_killed_for_real() -> Row:
             if done >= 3:
                 break
             time.sleep(0.1)
-        runner = [pid for pid, cmd in _processes_rooted_in(str(tmp / "runs")) if "runner.py /run/harness/in" in cmd]
-        for pid in runner:
-            os.kill(pid, signal.SIGKILL)
+        runner = []
+        for pid, cmd in _processes_rooted_in(str(tmp / "runs")):
+            if "runner.py /run/harness/in" in cmd:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    runner.append(pid)
+                except ProcessLookupError:     # a shard that finished its cases between the listing and now
+                    pass
         proc.wait(timeout=1800)
         (run_id,) = [p.name for p in (tmp / "runs").glob("2*")]
         got = {(r.cell, r.case_id): r.outcome.label for r in RunDir(tmp / "runs" / run_id).results()}
