@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.guest.shared_headers import (Sharing, cc1_args, compile_dir, differs, include_lines, pch_argv, plan,
-                                          set_key)
+from harness.guest.shared_headers import (Sharing, cc1_args, compile_dir, differs, failing_include, include_lines,
+                                          pch_argv, plan, set_key)
 from harness.images.store import Image
 from harness.shared_clang import ShareHeaders, clang_package, installed_version
 
@@ -279,6 +279,72 @@ def test_each_include_sets_cases_run_together_and_its_pch_goes_with_the_last(tmp
     result = json.loads((tmp_path / "out/a/result.json").read_text())
     assert result["timings"] == {"compile": 0.2, "pch_build": 1.5} and result["shared_headers"]["used"]
     assert key not in sharing.pch
+
+
+# the shape of what clang 11 printed for a failed PCH build in bcc-0.18@linux-7.2 (a warning first,
+# then the first error, inside the set's second #include line)
+FAILED_BUILD = """In file included from <built-in>:2:
+In file included from /virtual/include/bcc/bpf.h:12:
+include/linux/compiler-clang.h:51:9: warning: '__HAVE_BUILTIN_BSWAP32__' macro redefined [-Wmacro-redefined]
+#define __HAVE_BUILTIN_BSWAP32__
+        ^
+In file included from {header}:2:
+In file included from include/net/sock.h:46:
+include/linux/bpf.h:441:29: error: invalid application of '__alignof' to an incomplete type 'struct bpf_list_node'
+        return __alignof__(struct bpf_list_node);
+                           ^
+include/linux/bpf.h:2221:17: error: use of undeclared identifier 'x'
+1 warning and 2 errors generated.
+"""
+
+
+def test_a_set_that_starts_with_the_lines_a_failed_build_failed_in_is_not_built(tmp_path, monkeypatch):
+    """A PCH build fails on its first error, and everything up to the #include line that error came from
+    parses the same in any set of those cflags: a set starting with the same lines is not built (its
+    cases compile plain, as they would after its own failed build). Other sets still are, and an error
+    outside the set's lines (bcc's own headers) dooms nothing."""
+    import harness.guest.shared_headers as shared_headers
+    sock = ["#include <uapi/linux/ptrace.h>", "#include <net/sock.h>"]
+    texts = {"a": sock, "b": sock, "c": sock + ["#include <bcc/proto.h>"], "d": sock + ["#include <bcc/proto.h>"],
+             "e": sock[:1] + ["#include <linux/fs.h>"], "f": sock[:1] + ["#include <linux/fs.h>"]}
+    cases = _cases(tmp_path, {name: "\n".join(lines) + "\nint x;\n" for name, lines in texts.items()})
+    builds = []
+
+    def build_pch(clang, cc1, lines, key, workdir, remaps):
+        builds.append(lines)
+        if lines[1] == "#include <net/sock.h>":
+            return None, 1.5, "clang exited 1: ...", FAILED_BUILD.format(header=os.path.join(workdir, key + ".h"))
+        (tmp_path / f"{key}.pch").write_bytes(b"pch")
+        return str(tmp_path / f"{key}.pch"), 0.5, "", ""
+    monkeypatch.setattr(shared_headers, "build_pch", build_pch)
+    sharing = _knowing_cc1(Sharing(str(tmp_path), {"clang": "/c", "workdir": str(tmp_path / "work")}, cases,
+                                   None, None))
+    sharing.remaps = []
+    assert len({sharing.plan[n][0] for n in "ace"}) == 3
+    prepared = {c["id"]: sharing.before(c) for c in cases}
+    assert builds == [texts["a"], texts["e"]]
+    assert "pch" not in prepared["a"] and "pch" not in prepared["c"] and prepared["e"]["pch"]
+    assert sharing.failed[sharing.plan["c"][0]].startswith("not built: its first 2 #include lines are those of a "
+                                                           "set whose PCH build failed in the last of them")
+    assert sharing.built["a"] == {"pch_build": 1.5} and "c" not in sharing.built
+    # the same failure inside bcc's own headers (no line of the set in its chain) dooms nothing
+    builds.clear()
+    monkeypatch.setattr(shared_headers, "build_pch", lambda clang, cc1, lines, key, workdir, remaps: (
+        builds.append(lines), (None, 1.5, "clang exited 1", FAILED_BUILD.format(header="/virtual/include/bcc/helpers.h"))
+    )[1])
+    other = _knowing_cc1(Sharing(str(tmp_path), {"clang": "/c", "workdir": str(tmp_path / "work")}, cases, None, None))
+    other.remaps = []
+    for c in cases:
+        other.before(c)
+    assert builds == [texts["a"], texts["c"], texts["e"]]
+
+
+def test_failing_include_reads_the_first_errors_outermost_line():
+    header = "/tmp/shared-headers/k.h"
+    assert failing_include(FAILED_BUILD.format(header=header), header) == 2
+    assert failing_include(FAILED_BUILD.format(header="/elsewhere.h"), header) is None
+    assert failing_include(header + ":3:10: fatal error: 'linux/nope.h' file not found\n", header) == 3
+    assert failing_include(FAILED_BUILD.split("In file included from {header}")[0], header) is None   # warnings only
 
 
 # what clang 11 printed building a PCH in bcc-0.18@linux-5.10 (two of its three warnings, recorded)

@@ -183,8 +183,30 @@ def build_pch(clang, cc1, lines, key, workdir, remaps):
     except (ValueError, OSError, subprocess.SubprocessError) as e:
         return None, time.monotonic() - t0, str(e), ""
     if proc.returncode != 0:
-        return None, time.monotonic() - t0, "clang exited %d: %s" % (proc.returncode, proc.stdout[-1500:]), ""
+        return None, time.monotonic() - t0, "clang exited %d: %s" % (proc.returncode, proc.stdout[-1500:]), proc.stdout
     return out, time.monotonic() - t0, "", proc.stdout
+
+
+INCLUDED_FROM = re.compile(r"^In file included from (.+):(\d+):$")
+
+
+def failing_include(printed, header):
+    """Which of the set's #include lines (1-based) its failed PCH build's first error came from, read
+    from clang's "In file included from" chain (outermost first), or None when the error is not inside
+    one of them (bcc's own headers, the command line). Parsing stops nowhere before that line and
+    depends on nothing after it, so any set of these cflags with the same lines up to it fails there."""
+    chain = []
+    for line in printed.splitlines():
+        m = INCLUDED_FROM.match(line)
+        if m:
+            chain.append((m.group(1), int(m.group(2))))
+            continue
+        d = DIAGNOSTIC.match(line)
+        if d and d.group(1) != "warning":
+            where = chain[0] if chain else (line.split(":", 1)[0], int(line.split(":")[1]))
+            return where[1] if where[0] == header else None
+        chain = []
+    return None
 
 
 def canonical_program(b, lib, names):
@@ -222,6 +244,7 @@ class Sharing:
         self.pch, self.failed, self.cc1, self.built, self.remaps = {}, {}, {}, {}, None
         self.stubbed = set()    # cflags whose cc1 line a stub compile was asked for (once each)
         self.warned = {}        # per include set: the warnings its PCH build printed (header_warnings)
+        self.doomed = {}        # set_key of the lines up to a failed build's failing #include: its error
         self.left = {}          # cases still to compile per include set: its PCH goes with the last one
         for key, _ in self.plan.values():
             self.left[key] = self.left.get(key, 0) + 1
@@ -243,7 +266,7 @@ class Sharing:
         if key and flags not in self.cc1 and flags not in self.stubbed:
             built["cc1_stub"] = self._stub_cc1(case.get("cflags", []))
         if key and key not in self.pch and key not in self.failed and flags in self.cc1:
-            built.update(self._build(key, self.cc1[flags]))
+            built.update(self._build(key, case.get("cflags", []), self.cc1[flags]))
         if built:
             self.built[case["id"]] = built
         if key in self.pch:
@@ -289,22 +312,31 @@ class Sharing:
                 if cc1 is not None:
                     self.cc1[flags] = cc1
             if key not in self.pch and key not in self.failed and self.left[key]:
-                note.update(self._build(key, self.cc1.get(flags)))
+                note.update(self._build(key, case.get("cflags", []), self.cc1.get(flags)))
             if key in self.failed:
                 note["error"] = self.failed[key]
         self._drop_when_done(key)
         _note(case_out, note)
 
-    def _build(self, key, cc1):
+    def _build(self, key, cflags, cc1):
         if cc1 is None:         # no compile of these cflags printed one yet: a later case may
             return {}
         os.makedirs(self.work, exist_ok=True)
         if self.remaps is None:
             self.remaps = self._virtual_files()
         lines = [v[1] for v in self.plan.values() if v[0] == key][0]
+        prefixes = [set_key(lines[:k], cflags) for k in range(1, len(lines) + 1)]
+        doomed = [k for k, prefix in enumerate(prefixes, 1) if prefix in self.doomed]
+        if doomed:
+            self.failed[key] = "not built: its first %d #include lines are those of a set whose PCH build " \
+                               "failed in the last of them: %s" % (doomed[0], self.doomed[prefixes[doomed[0] - 1]])
+            return {}
         path, seconds, error, printed = build_pch(self.clang, cc1, lines, key, self.work, self.remaps)
         if error:
             self.failed[key] = error
+            k = failing_include(printed, os.path.join(self.work, "%s.h" % key))
+            if k:
+                self.doomed[prefixes[k - 1]] = error
             return {"pch_build": seconds}
         self.pch[key] = path
         self.warned[key] = header_warnings(printed)
