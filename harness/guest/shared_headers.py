@@ -169,9 +169,14 @@ def write_virtual_files(lib, dest):
     return remaps
 
 
+def set_header(workdir, key):
+    """The header a set's PCH is built from (clang names it in the build's diagnostics)."""
+    return os.path.join(workdir, "%s.h" % key)
+
+
 def build_pch(clang, cc1, lines, key, workdir, remaps):
     """Build one include set's PCH; returns (path, seconds, error, what clang printed)."""
-    header = os.path.join(workdir, "%s.h" % key)
+    header = set_header(workdir, key)
     with open(header, "w") as f:
         f.write("\n".join(lines) + "\n")
     out = os.path.join(workdir, "%s.pch" % key)
@@ -321,9 +326,6 @@ class Sharing:
     def _build(self, key, cflags, cc1):
         if cc1 is None:         # no compile of these cflags printed one yet: a later case may
             return {}
-        os.makedirs(self.work, exist_ok=True)
-        if self.remaps is None:
-            self.remaps = self._virtual_files()
         lines = [v[1] for v in self.plan.values() if v[0] == key][0]
         prefixes = [set_key(lines[:k], cflags) for k in range(1, len(lines) + 1)]
         doomed = [k for k, prefix in enumerate(prefixes, 1) if prefix in self.doomed]
@@ -331,10 +333,13 @@ class Sharing:
             self.failed[key] = "not built: its first %d #include lines are those of a set whose PCH build " \
                                "failed in the last of them: %s" % (doomed[0], self.doomed[prefixes[doomed[0] - 1]])
             return {}
+        os.makedirs(self.work, exist_ok=True)
+        if self.remaps is None:
+            self.remaps = self._virtual_files()
         path, seconds, error, printed = build_pch(self.clang, cc1, lines, key, self.work, self.remaps)
         if error:
             self.failed[key] = error
-            k = failing_include(printed, os.path.join(self.work, "%s.h" % key))
+            k = failing_include(printed, set_header(self.work, key))
             if k:
                 self.doomed[prefixes[k - 1]] = error
             return {"pch_build": seconds}
