@@ -247,6 +247,13 @@ def warm(cells, mode: str) -> None:
             split.personality(kernel, rewriter, qemu.QemuBackend(), silent)
 
 
+def cpu_seconds(sampler: CpuSampler):
+    """CPU seconds so far: the harness's own process, the VMs (qemu), the host sandboxes (every other child)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    vms = sum(sampler.vms.values())
+    return me.ru_utime + me.ru_stime, vms, children.ru_utime + children.ru_stime - vms
+
+
 def cpu_split(sampler: CpuSampler, parts: dict, wall: float, cores: int, by_job: dict) -> str:
     """The floor in CPU time. The floor above sums the runner's timings, which are wall time: a compile
     that waited for a core others held (a VM, another shard) counts its wait. Here: the CPU time of the
@@ -254,16 +261,14 @@ def cpu_split(sampler: CpuSampler, parts: dict, wall: float, cores: int, by_job:
     and the runtime modes' programs, and the runners around them, which use little), i.e. the children's
     CPU time less the VMs' (qemu, sampled once a second from /proc) and less nothing else (the harness
     starts no other processes while it runs), plus the kernel's load, over the cores."""
-    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    vms = sum(sampler.vms.values())
-    sandboxes = children.ru_utime + children.ru_stime - vms
+    me, vms, sandboxes = cpu_seconds(sampler)
     cpu_floor = (sandboxes + parts["load_s"]) / cores
     jobs = ", ".join(f"{kind} {seconds:.0f} s" for kind, seconds in sorted(by_job.items(), key=lambda kv: -kv[1]))
     return (f"CPU time: host compile sandboxes {sandboxes:.0f} s (by job, as their runners measured it: {jobs}; "
             f"of which bcc's own compile of the cases "
             f"{parts['compile_cpu_s']:.0f} s, against {parts['compile_s']:.0f} s of wall time); qemu {vms:.0f} s "
             f"({sampler.vm_split()}); "
-            f"the harness's own process {me.ru_utime + me.ru_stime:.0f} s. A floor of CPU time, (sandboxes + load) / "
+            f"the harness's own process {me:.0f} s. A floor of CPU time, (sandboxes + load) / "
             f"{cores} cores: {cpu_floor:.1f} s, ratio {wall / cpu_floor:.2f}")
 
 
@@ -341,6 +346,7 @@ def main() -> int:
     row = {"cases": len(cases), "cells": len(cells), "mode": mode, "jobs": args.jobs, "cached": args.cached,
            "share_headers": args.share_headers.value, "whole_kallsyms": args.whole_kallsyms,
            "oracle_cells": sorted(oracle_cells), "results": len(results), "cores": cores,
+           "runs_dir": str(tmp / "runs"), "started": time.strftime("%H:%M:%S", time.localtime(time.time() - wall)),
            "wall_s": round(wall, 1), "floor_s": round(floor, 1),
            "ratio": round(wall / floor, 2) if floor else None,
            **{k: round(v, 1) for k, v in parts.items()},
@@ -359,6 +365,7 @@ def main() -> int:
     print(sampler.summary())
     print(tail(clock.spans, t0 + wall))
     print(cpu_split(sampler, parts, wall, cores, sandbox_cpu))
+    row.update(zip(("harness_cpu_s", "qemu_cpu_s", "sandbox_cpu_s"), (round(x, 1) for x in cpu_seconds(sampler))))
     row["cores_busy_per_s"] = [round(b, 2) for b in sampler.busy]
     if args.json:
         args.json.write_text(json.dumps(row, indent=1))
