@@ -145,8 +145,9 @@ def read_observation(case_id: str, cell: str, case_dir: Path, verdict: Optional[
         raw = json.loads((case_dir / "result.json").read_text())
     except (OSError, ValueError):
         raw = {}
-    if verdict is None:
-        status, detail = ("vm-failed", run_problem) if run_problem else ("missing", "the guest wrote no status for this case")
+    if verdict is None or verdict == "load-missing":     # the latter: split mode's loading boot never got to it
+        status, detail = ("vm-failed", run_problem) if run_problem else \
+            ("missing", f"the {'loading ' if verdict else ''}guest wrote no status for this case")
     elif verdict.startswith("timeout"):
         status, detail = "timeout", f"bcc did not finish within {verdict.split('-', 1)[1]}s"
     elif verdict.startswith("signal"):

@@ -78,3 +78,23 @@ def test_two_lanes_run_at_once_and_a_death_in_one_leaves_the_other_alone(tmp_pat
     assert pids[0] == pids[2] != pids[4] == pids[6]         # lane 0: a new child after the kill
     assert pids[1] == pids[3] == pids[5] != pids[7]         # lane 1: a new child after the hang
     assert not set(pids[0::2]) & set(pids[1::2])
+
+
+def _stamp(arg, out):
+    with open(out, "w") as f:
+        f.write(repr(time.monotonic()))
+
+
+def test_in_lockstep_a_job_starts_only_once_the_last_one_is_recorded(tmp_path):
+    """After a guest kernel crash the loader runs one lane in lockstep (backends/qemu.py): a crash in a job
+    must not take the record of the job before it, which the parent writes after the child reports it."""
+    jobs = [(f"c{k}", "", str(tmp_path / f"c{k}")) for k in range(3)]
+    for lockstep in (True, False):
+        recorded = {}
+
+        def done(k, verdict, seconds):
+            time.sleep(0.3)                  # the status line and the output disk, written and synced
+            recorded[k] = time.monotonic()
+        lanes.run_lanes(jobs, _stamp, 10, done, width=1, lockstep=lockstep)
+        started = [float((tmp_path / f"c{k}").read_text()) for k in range(3)]
+        assert all(started[k + 1] > recorded[k] for k in range(2)) is lockstep, (lockstep, started, recorded)

@@ -79,7 +79,9 @@ def test_merge_marks_a_lost_load_as_harness_trouble(tmp_path):
     loaded.mkdir()
     merge(compiled, loaded, dest)
     obs = read_observation("a", "cell", dest / "a", guest_status(dest)["a"][0])
-    assert obs.status == "crash" and "load-missing" in obs.detail
+    assert obs.status == "missing" and "loading guest wrote no status" in obs.detail
+    obs = read_observation("a", "cell", dest / "a", guest_status(dest)["a"][0], "guest-crashed: loading VM: ...")
+    assert (obs.status, obs.detail) == ("vm-failed", "guest-crashed: loading VM: ...")     # the boot's own words
 
 
 def test_personality_capture_reads_zero_sized_virtual_files(tmp_path):

@@ -40,6 +40,7 @@ class RunStatus(StrEnum):
     NO_OUTPUT = "no-output"             # it ran, but gave back no results
     ERROR = "error"                     # the host side failed (a compile sandbox killed, vagrant)
     INTERRUPTED = "interrupted"         # Ctrl-C: finished cases are kept
+    GUEST_CRASHED = "guest-crashed"     # the guest kernel crashed (Oops, panic) before every case had run
 
 
 @dataclass(frozen=True)

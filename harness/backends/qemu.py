@@ -5,12 +5,15 @@ One boot per cell runs all its cases. The guest reports progress on the serial c
 its results as a tar on the output disk after every case, so a guest that dies later keeps them.
 """
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -80,7 +83,47 @@ class QemuBackend(OneJobAtATime):
                 shutil.copy(run.console, workdir / "console-failed-boot.log")
             progress(task, 0, count, "the kernel did not boot (panic or hang): booting again")
             run = self._boot_once(kernel, rootfs, inp, workdir, count, case_timeout, task, progress)
+        if run.status == RunStatus.GUEST_CRASHED:
+            run = self._resume(run, kernel, rootfs, inp, workdir, case_timeout, task, progress)
         return run
+
+    def _resume(self, crashed: GuestRun, kernel: Image, rootfs: Image, inp: Path, workdir: Path,
+                case_timeout: int, task: str, progress: Progress) -> GuestRun:
+        """After the guest kernel crashed mid-run (under TCG, most often an int3 left by live code patching
+        when a program attaches), up to RESUMES more boots run the cases that have no status line yet, so
+        one case never costs the others their results. They run one at a time (a crash then names one
+        case), the ones running at a crash last: a case that was alone at two crashes is not run again,
+        and the run says which case and which crash (GUEST_CRASHED); a crash that does not come back
+        costs nothing. Each crashed console is kept (console-crashed-N.log); all boots' status lines too."""
+        job = json.loads((inp / "job.json").read_text())
+        statuses, suspects, dropped, run = _read(crashed.outdir / "status"), Counter(), {}, crashed
+        seconds = 0.0
+        for boot in range(1, RESUMES + 1):
+            shutil.copy(run.console, workdir / f"console-crashed-{boot}.log")
+            running = crash_running(_console_lines(run.console))
+            suspects.update(running)
+            if len(running) == 1 and suspects[running[0]] >= 2:
+                dropped[running[0]] = run.detail
+            done = {line.rsplit(":", 2)[0] for line in statuses.splitlines()} | set(dropped)
+            left = sorted((c for c in job["cases"] if c["id"] not in done), key=lambda c: suspects[c["id"]])
+            if not left:
+                break
+            again = workdir / "in-resumed"
+            shutil.rmtree(again, ignore_errors=True)
+            shutil.copytree(inp, again)
+            (again / "job.json").write_text(json.dumps(dict(job, cases=left, lanes=1), indent=1))
+            progress(task, 0, len(left), f"{run.detail}: booting again for the {len(left)} cases left")
+            seconds += run.seconds
+            run = self._boot_once(kernel, rootfs, again, workdir, len(left), case_timeout, task, progress)
+            statuses += _read(run.outdir / "status")
+            (run.outdir / "status").write_text(statuses)
+            if run.status != RunStatus.GUEST_CRASHED:
+                break
+        if run.status == RunStatus.OK and dropped:
+            run = replace(run, status=RunStatus.GUEST_CRASHED, detail="; ".join(dropped.values()))
+        elif run.status == RunStatus.OK:
+            run = replace(run, detail=f"resumed after a crash that did not come back ({crashed.detail})")
+        return replace(run, seconds=seconds + run.seconds, boot_seconds=crashed.boot_seconds)
 
     def _boot_once(self, kernel: Image, rootfs: Image, inp: Path, workdir: Path, count: int,
                    case_timeout: int, task: str, progress: Progress) -> GuestRun:
@@ -106,7 +149,7 @@ class QemuBackend(OneJobAtATime):
         proc = subprocess.Popen(build_qemu_argv(spec), stdin=subprocess.DEVNULL,
                                 stdout=open(workdir / "qemu.out", "wb"), stderr=subprocess.STDOUT,
                                 preexec_fn=die_with_harness())
-        seen = 0
+        seen = finished = 0
         try:
             while proc.poll() is None:
                 time.sleep(0.5)
@@ -119,9 +162,9 @@ class QemuBackend(OneJobAtATime):
                         boot_seconds = elapsed
                         progress(task, 0, total, "booted")
                     m = re.match(r"HARNESS-CASE (start|done) (\d+) (\d+) (\S+)", line)
-                    if m:
-                        done = int(m.group(2)) - (m.group(1) == "start")
-                        progress(task, done, total, f"{m.group(1)} {m.group(4)}")
+                    if m:       # a load lane's start names its job's index, not how many are done
+                        finished = int(m.group(2)) if m.group(1) == "done" else finished
+                        progress(task, finished, total, f"{m.group(1)} {m.group(4)}")
                 seen = len(lines)
                 if boot_seconds is None and elapsed > BOOT_TIMEOUT:
                     status, detail = RunStatus.BOOT_FAILED, f"the guest did not finish booting in {BOOT_TIMEOUT}s"
@@ -141,14 +184,55 @@ class QemuBackend(OneJobAtATime):
         stages = _stage_lines(spec.console)
         if status == RunStatus.OK:
             failed = _failed_stage(stages)
+            crash = guest_crash(_console_lines(spec.console)) if boot_seconds else ""
             if failed:
                 status, detail = RunStatus.BOOT_FAILED, failed
+            elif crash:
+                status, detail = RunStatus.GUEST_CRASHED, crash
             elif not got_output:
                 status = RunStatus.NO_OUTPUT if boot_seconds else RunStatus.BOOT_FAILED
                 detail = f"qemu exited {proc.returncode}; last guest stage: {stages[-1] if stages else 'none'}"
         os.unlink(out_img)
         return GuestRun(outdir=outdir, console=spec.console, status=status, detail=detail,
                         seconds=seconds, boot_seconds=boot_seconds, command=command)
+
+
+RESUMES = 2    # boots after a guest kernel crash: a case alone at two crashes is left out, the rest run
+CRASH = re.compile(r"^\[[\d. ]+\] (Oops: .*|BUG: .*|general protection fault.*|Kernel panic - not syncing: .*)$")
+RIP = re.compile(r"^\[[\d. ]+\] RIP: [0-9a-f]+:(\S+)")
+CASE = re.compile(r"HARNESS-CASE (start|done) \d+ \d+ (\S+)")
+
+
+def crash_running(lines) -> list:
+    """The cases the guest had started and not finished: those running when it stopped."""
+    running = []
+    for line in lines:
+        m = CASE.match(line)
+        if m and m.group(1) == "start":
+            running.append(m.group(2))
+        elif m and m.group(2) in running:
+            running.remove(m.group(2))
+    return running
+
+
+def guest_crash(lines) -> str:
+    """'' or, when the guest kernel crashed with cases still running, one line naming the crash, where it
+    was (RIP), and the cases running at the time: what a maintainer needs to tell a kernel or qemu problem
+    from a program's. Under TCG an `Oops: int3` is the trace of a race in live code patching."""
+    running = crash_running(lines)
+    first = next((k for k, line in enumerate(lines) if CRASH.match(line)), None)
+    if first is None or not running:
+        return ""
+    oops = CRASH.match(lines[first]).group(1)
+    rip = next((m.group(1) for m in map(RIP.match, lines[first:]) if m), "")
+    return f"the guest kernel crashed ({oops}{', RIP ' + rip if rip else ''}) while running {', '.join(running)}"
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
 
 
 def _failed_stage(stages) -> str:

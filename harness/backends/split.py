@@ -16,6 +16,7 @@ Results are merged into the same per-case files guest mode writes, so observatio
 """
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -367,8 +368,9 @@ class SplitBackend:
             names = ", ".join(j.cell_name for j in jobs)
             load_run = self.qemu.boot(kernel, jobs[0].rewriter, load_in, group_dir / "load", len(entries),
                                       120, f"{names} (loading)", progress)
+        cells = {f"c{k}__": f"{job.cell_name}/" for k, job in enumerate(jobs)}
         if load_run:
-            fill_in(load_run.outdir, same, {f"c{k}__": f"{job.cell_name}/" for k, job in enumerate(jobs)})
+            fill_in(load_run.outdir, same, cells)
         runs = []
         for k, (job, (out, _, problem)) in enumerate(zip(jobs, compiled)):
             view = _job_view(load_run.outdir, f"c{k}__", job.workdir / "load-view") if load_run else None
@@ -378,7 +380,9 @@ class SplitBackend:
             if problem:
                 status, detail = (RunStatus.INTERRUPTED if problem == "interrupted" else RunStatus.ERROR), problem
             elif load_run and load_run.status != RunStatus.OK:
-                status, detail = load_run.status, f"loading VM: {load_run.detail}"
+                # the loading boot's case names (c0__seed__x) as the cells' (bcc-0.26@linux-6.1/seed__x)
+                named = re.sub(r"\bc\d+__", lambda m: cells.get(m.group(0), m.group(0)), load_run.detail)
+                status, detail = load_run.status, f"loading VM: {named}"
             runs.append(GuestRun(outdir=outdir, console=load_run.console if load_run else None, status=status,
                                  detail=detail, seconds=time.monotonic() - t0,
                                  boot_seconds=load_run.boot_seconds if load_run else None,

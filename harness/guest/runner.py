@@ -121,7 +121,7 @@ def run_all(inp, out):
     claims = job.get("claims")
     results = Results(out, job.get("output_device"))
     if mode == "load":
-        load_all(cases, inp, out, timeout, results, job.get("lanes") or os.cpu_count() or 1)
+        load_all(cases, inp, out, timeout, results, job.get("lanes") or os.cpu_count() or 1)   # one lane: lockstep
         results.close()
         return
     for n, case in enumerate(cases, 1):
@@ -157,7 +157,8 @@ def load_all(cases, inp, out, timeout, results, width):
     def done(k, verdict, seconds):
         finished.append(k)
         results.record(len(finished), len(jobs), jobs[k][0], verdict, seconds)
-    run_lanes(jobs, lambda arg, case_out: run_child("load", arg, case_out), timeout, done, width)
+    run_lanes(jobs, lambda arg, case_out: run_child("load", arg, case_out), timeout, done, width,
+              lockstep=width == 1)     # after a kernel crash (backends/qemu.py): each case recorded before the next
 
 
 class Results:
