@@ -21,6 +21,7 @@ from ..images.store import Image
 from ..interrupt import stop_requested
 from ..progress import Progress
 from ..lifetime import die_with_harness
+from ..observation import guest_status
 from .base import GuestJob, GuestRun, RunStatus, OneJobAtATime, tar_directory, untar_results, write_input, write_program_input
 from .qemu_argv import Disk, VmSpec, build_qemu_argv, probe_accel, show_command
 
@@ -104,7 +105,7 @@ class QemuBackend(OneJobAtATime):
             suspects.update(running)
             if len(running) == 1 and suspects[running[0]] >= 2:
                 dropped[running[0]] = run.detail
-            done = {line.rsplit(":", 2)[0] for line in statuses.splitlines()} | set(dropped)
+            done = set(guest_status(run.outdir)) | set(dropped)     # every boot's lines: merged below
             left = sorted((c for c in job["cases"] if c["id"] not in done), key=lambda c: suspects[c["id"]])
             if not left:
                 break

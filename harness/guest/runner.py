@@ -121,7 +121,7 @@ def run_all(inp, out):
     claims = job.get("claims")
     results = Results(out, job.get("output_device"))
     if mode == "load":
-        load_all(cases, inp, out, timeout, results, job.get("lanes") or os.cpu_count() or 1)   # one lane: lockstep
+        load_all(cases, inp, out, timeout, results, job.get("lanes") or os.cpu_count() or 1)
         results.close()
         return
     for n, case in enumerate(cases, 1):
