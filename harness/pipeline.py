@@ -77,8 +77,9 @@ class PreparedCell:
     failed: Optional[CellOutcome] = None
     use_cache: bool = True
 
-    def job(self, case_timeout: int) -> GuestJob:
-        return GuestJob(self.cell.name, self.rewriter, self.kernel, tuple(self.to_run), self.workdir, case_timeout)
+    def job(self, case_timeout: int, proofs_follow: bool = False) -> GuestJob:
+        return GuestJob(self.cell.name, self.rewriter, self.kernel, tuple(self.to_run), self.workdir, case_timeout,
+                        keep_headers=proofs_follow)
 
 
 def prepare_cell(cell: Cell, cases: List[Case], backend_name: str, workdir: Path, progress: Progress,
@@ -214,7 +215,7 @@ def run_cell(cell: Cell, cases: List[Case], backend: Backend, workdir: Path,
     run, crash = None, ""
     if prep.to_run:
         try:
-            run = backend.run(prep.job(case_timeout), progress)
+            run = backend.run(prep.job(case_timeout, oracle), progress)
         except KeyboardInterrupt:
             raise
         except Exception:
@@ -233,7 +234,8 @@ def run_kernel_group(cells: List[Cell], cases: List[Case], backend, workdirs: Di
     if live:
         try:
             runs = dict(zip((p.cell.name for p in live),
-                            backend.run_group([p.job(case_timeout) for p in live], progress)))
+                            backend.run_group([p.job(case_timeout, p.cell.name in oracle_cells) for p in live],
+                                              progress)))
         except KeyboardInterrupt:
             raise
         except Exception:

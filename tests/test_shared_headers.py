@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.guest.shared_headers import (Sharing, cc1_args, compile_dir, differs, failing_include, include_lines,
-                                          pch_argv, plan, set_key)
+from harness.guest.shared_headers import (Sharing, cc1_args, compile_dir, differs, entry_at, failing_include,
+                                          guard_checks, include_block_end, include_lines, pch_argv, plan, set_key)
 from harness.images.store import Image
 from harness.shared_clang import ShareHeaders, clang_package, installed_version
 
@@ -43,6 +43,31 @@ def test_include_set_is_the_leading_includes_only():
         "#include <linux/sched.h>"]
     assert include_lines("#define X 1\n#include <linux/sched.h>\n") == []
     assert include_lines("int y;\n  #if 1\n#include <linux/sched.h>\n#endif\n") == []
+
+
+def test_a_guard_that_only_sets_its_own_macro_is_an_entry_of_the_set_checked_after_it():
+    """bcc's tools open with `#ifndef KBUILD_MODNAME / #define KBUILD_MODNAME "bcc" / #endif`: an entry
+    of the set, parsed in the PCH where it stands. The compile runs it again after the PCH, so the
+    PCH's header ends with a check that the macro's state is then still the one the guard leaves."""
+    tool = ('// CASE: a tool\n\n#ifndef KBUILD_MODNAME\n#define KBUILD_MODNAME "bcc"\n#endif\n'
+            "#include <uapi/linux/ptrace.h>\n#ifdef EXTRA\n#undef EXTRA\n#endif  // not wanted\n"
+            "#include <net/sock.h>\n#ifndef X\n#define X 2\n#endif\nint x;\n")
+    lines = include_lines(tool)
+    assert lines == ['#ifndef KBUILD_MODNAME\n#define KBUILD_MODNAME "bcc"\n#endif', "#include <uapi/linux/ptrace.h>",
+                     "#ifdef EXTRA\n#undef EXTRA\n#endif  // not wanted", "#include <net/sock.h>"]
+    assert tool[:include_block_end(tool)].endswith("#include <net/sock.h>\n")    # the last guard is the program's
+    assert guard_checks(lines) == [
+        "#ifndef KBUILD_MODNAME\n#error harness: the include set changes KBUILD_MODNAME after its guard\n#endif",
+        "#ifdef EXTRA\n#error harness: the include set changes EXTRA after its guard\n#endif"]
+    # header lines 1-3 are the first entry, 4 the first #include, 5-7 the second guard, 8 the last line
+    assert [entry_at(lines, n) for n in (1, 3, 4, 5, 7, 8, 9, None)] == [1, 1, 2, 3, 3, 4, None, None]
+    # a guard of another macro, or one that does more, is a directive like any other: no set
+    assert include_lines("#ifndef A\n#define B 1\n#endif\n#include <linux/sched.h>\n") == []
+    assert include_lines("#ifdef A\n#define A 1\n#endif\n#include <linux/sched.h>\n") == []
+    # a PCH of a guard alone is not worth one: the cut after it is not offered to another case
+    other = '#ifndef KBUILD_MODNAME\n#define KBUILD_MODNAME "bcc"\n#endif\n#include <linux/virtio.h>\n'
+    chosen = plan([("tool", lines, []), ("other", include_lines(other), [])])
+    assert chosen["tool"][1] == lines and chosen["other"][1] == include_lines(other)
 
 
 def test_key_depends_on_includes_and_cflags_not_on_the_rest():
@@ -281,6 +306,66 @@ def test_each_include_sets_cases_run_together_and_its_pch_goes_with_the_last(tmp
     assert key not in sharing.pch
 
 
+def test_a_kept_pch_leaves_with_its_sets_last_case_for_a_later_compile_to_take_as_built(tmp_path):
+    """The cases' compile of an oracle cell keeps each PCH (and the warnings its build printed) instead
+    of removing it; the oracle's compile of the same cell takes it as built: no build, the warnings set
+    aside as before, and it stays, being that job's input."""
+    sched = "#include <linux/sched.h>\nint x;\n"
+    cases = _cases(tmp_path, {"a": sched, "b": sched})
+    keep = tmp_path / "kept"
+    sharing = _knowing_cc1(Sharing(str(tmp_path), {"clang": "/c", "keep": str(keep)}, cases, None, None))
+    key = sharing.plan["a"][0]
+    pch = tmp_path / "sched.pch"
+    pch.write_bytes(b"CPCH")
+    sharing.pch[key], sharing.warned[key] = str(pch), ["a warning block\n"]
+    for case in cases:
+        out = tmp_path / "out" / case["id"]
+        out.mkdir(parents=True)
+        (out / "result.json").write_text(json.dumps({"compiled": True, "timings": {}}))
+        sharing.after(sharing.before(dict(case)), str(out), None, 10)
+        assert pch.exists() == (case["id"] == "a")
+    assert (keep / f"{key}.pch").read_bytes() == b"CPCH"
+
+    programs = tmp_path / "programs"
+    programs.mkdir()
+    probes = _cases(programs, {"a.probe": sched + "int p;\n", "a.twin": sched + "int t;\n"})
+
+    def no_build(*args):
+        raise AssertionError("a PCH taken as built is not built again")
+    later = _knowing_cc1(Sharing(str(programs), {"clang": "/c", "prebuilt": str(keep)}, probes, None, None))
+    later._build = no_build
+    assert later.plan["a.probe"][0] == key and later.warned[key] == ["a warning block\n"]
+    for case in probes:
+        shared = later.before(dict(case))
+        assert shared["pch"] == str(keep / f"{key}.pch")
+        out = programs / "out" / case["id"]
+        out.mkdir(parents=True)
+        (out / "result.json").write_text(json.dumps({"compiled": True, "timings": {}}))
+        later.after(shared, str(out), None, 10)
+        note = json.loads((out / "result.json").read_text())["shared_headers"]
+        assert note == {"used": True, "key": key, "prebuilt": True, "header_warnings": 1}
+    assert (keep / f"{key}.pch").exists()
+
+
+def test_shards_kept_pchs_are_joined_and_a_shard_input_links_them(tmp_path):
+    from harness.backends.compile_shards import link_or_copy, merge_shards
+    for k, keys in enumerate((["a", "b"], ["b", "c"])):
+        shard = tmp_path / f"compile-{k}-out"
+        (shard / ".headers").mkdir(parents=True)
+        (shard / f"case{k}").mkdir()
+        (shard / "status").write_text(f"case{k}:exit-0:1.0\n")
+        for key in keys:
+            (shard / ".headers" / f"{key}.pch").write_text(f"{key} from shard {k}")
+    dest = merge_shards([tmp_path / "compile-0-out", tmp_path / "compile-1-out"], tmp_path / "compile-out")
+    assert sorted(p.name for p in (dest / ".headers").iterdir()) == ["a.pch", "b.pch", "c.pch"]
+    assert (dest / ".headers" / "b.pch").read_text() == "b from shard 0"
+    assert (dest / "status").read_text() == "case0:exit-0:1.0\ncase1:exit-0:1.0\n"
+    link_or_copy(dest / ".headers" / "a.pch", tmp_path / "linked.pch")
+    link_or_copy(dest / "status", tmp_path / "copied")
+    assert os.path.samefile(dest / ".headers" / "a.pch", tmp_path / "linked.pch")
+    assert not os.path.samefile(dest / "status", tmp_path / "copied")
+
+
 # the shape of what clang 11 printed for a failed PCH build in bcc-0.18@linux-7.2 (a warning first,
 # then the first error, inside the set's second #include line)
 FAILED_BUILD = """In file included from <built-in>:2:
@@ -298,6 +383,27 @@ include/linux/bpf.h:2221:17: error: use of undeclared identifier 'x'
 """
 
 
+def _with_builds(tmp_path, monkeypatch, texts, fails):
+    """A Sharing of programs made of `texts` (id: include lines) whose PCH builds are played: one fails
+    with what fails(lines, header) prints, else it is made. Returns (sharing, cases, the builds' lines)."""
+    import harness.guest.shared_headers as shared_headers
+    cases = _cases(tmp_path, {name: "\n".join(lines) + "\nint x;\n" for name, lines in texts.items()})
+    builds = []
+
+    def build_pch(clang, cc1, lines, key, workdir, remaps):
+        builds.append(lines)
+        printed = fails(lines, os.path.join(workdir, key + ".h"))
+        if printed:
+            return None, 1.5, "clang exited 1: ...", printed
+        (tmp_path / f"{key}.pch").write_bytes(b"pch")
+        return str(tmp_path / f"{key}.pch"), 0.5, "", ""
+    monkeypatch.setattr(shared_headers, "build_pch", build_pch)
+    sharing = _knowing_cc1(Sharing(str(tmp_path), {"clang": "/c", "workdir": str(tmp_path / "work")}, cases,
+                                   None, None))
+    sharing.remaps = []
+    return sharing, cases, builds
+
+
 def test_a_set_that_starts_with_the_lines_a_failed_build_failed_in_is_not_built(tmp_path, monkeypatch):
     """A PCH build fails on its first error, and everything up to the #include line that error came from
     parses the same in any set of those cflags: a set starting with the same lines is not built (its
@@ -307,19 +413,8 @@ def test_a_set_that_starts_with_the_lines_a_failed_build_failed_in_is_not_built(
     sock = ["#include <uapi/linux/ptrace.h>", "#include <net/sock.h>"]
     texts = {"a": sock, "b": sock, "c": sock + ["#include <bcc/proto.h>"], "d": sock + ["#include <bcc/proto.h>"],
              "e": sock[:1] + ["#include <linux/fs.h>"], "f": sock[:1] + ["#include <linux/fs.h>"]}
-    cases = _cases(tmp_path, {name: "\n".join(lines) + "\nint x;\n" for name, lines in texts.items()})
-    builds = []
-
-    def build_pch(clang, cc1, lines, key, workdir, remaps):
-        builds.append(lines)
-        if lines[1] == "#include <net/sock.h>":
-            return None, 1.5, "clang exited 1: ...", FAILED_BUILD.format(header=os.path.join(workdir, key + ".h"))
-        (tmp_path / f"{key}.pch").write_bytes(b"pch")
-        return str(tmp_path / f"{key}.pch"), 0.5, "", ""
-    monkeypatch.setattr(shared_headers, "build_pch", build_pch)
-    sharing = _knowing_cc1(Sharing(str(tmp_path), {"clang": "/c", "workdir": str(tmp_path / "work")}, cases,
-                                   None, None))
-    sharing.remaps = []
+    sharing, cases, builds = _with_builds(tmp_path, monkeypatch, texts, lambda lines, header: FAILED_BUILD.format(
+        header=header) if lines[1] == "#include <net/sock.h>" else None)
     assert len({sharing.plan[n][0] for n in "ace"}) == 3
     prepared = {c["id"]: sharing.before(c) for c in cases}
     assert builds == [texts["a"], texts["e"]]
@@ -337,6 +432,49 @@ def test_a_set_that_starts_with_the_lines_a_failed_build_failed_in_is_not_built(
     for c in cases:
         other.before(c)
     assert builds == [texts["a"], texts["c"], texts["e"]]
+
+
+def test_a_set_with_a_line_a_build_failed_in_tells_from_its_first_case_compiled_plain_whether_to_build(
+        tmp_path, monkeypatch):
+    """A set holding an #include line that a build failed in is likely to fail too: its first case
+    compiles plain first. Its first error inside one of the set's #include lines is where the set's
+    build would stop: not built, and a set starting with the same lines neither. An error in the
+    program's own code: built for the rest. A set without such a line is built first, as before."""
+    fs, sock, sched = "#include <linux/fs.h>", "#include <net/sock.h>", "#include <linux/sched.h>"
+    texts = {"a": [fs], "b": [fs], "c": ["// x", sock, fs], "d": ["// x", sock, fs], "f": [sock, fs, sched],
+             "f2": [sock, fs, sched], "e": [sched, fs], "e2": [sched, fs], "g": [sock], "h": [sock]}
+    sharing, cases, builds = _with_builds(tmp_path, monkeypatch, texts, lambda lines, header: (
+        "In file included from %s:1:\ninclude/linux/fs.h:2442:1: error: static_assert failed\n" % header
+        if lines == [fs] else None))
+
+    def compile_(name, log):
+        case = sharing.before(dict(next(c for c in cases if c["id"] == name)))
+        out = tmp_path / "out" / name
+        out.mkdir(parents=True)
+        (out / "compile.log").write_text(CC1 + "\n" + log)
+        (out / "result.json").write_text(json.dumps({"compiled": not log, "timings": {}}))
+        sharing.after(case, str(out), None, 10)
+        return case, json.loads((out / "result.json").read_text())["shared_headers"]
+    compile_("a", "include/linux/fs.h:2442:1: error: static_assert failed\n")
+    assert builds == [[fs]]
+    # c's set [sock, fs] has fs.h: its first case compiles plain, and fails in fs.h, its second line
+    case, note = compile_("c", "In file included from /virtual/main.c:3:\ninclude/linux/fs.h:2442:1: error: "
+                               "static_assert failed\n")
+    assert "pch" not in case and builds == [[fs]]
+    assert note["error"] == ("not built: its first case failed in its #include line 2: include/linux/fs.h:2442:1: "
+                             "error: static_assert failed")
+    assert "pch" not in compile_("d", "x")[0] and builds == [[fs]]
+    # f's set starts with the same lines as c's up to where c failed: not built, no first case needed
+    case, note = compile_("f", "x")
+    assert "pch" not in case and builds == [[fs]]
+    assert note["error"].startswith("not built: its first 2 #include lines are those of a set whose PCH build "
+                                    "failed in the last of them: not built: its first case failed in")
+    # e's set [sched, fs]: its first case fails in its own code, so the set is built after it
+    case, note = compile_("e", "/virtual/main.c:3:5: error: use of undeclared identifier 'y'\n")
+    assert "pch" not in case and builds == [[fs], [sched, fs]] and note["pch_build"] == 0.5
+    assert compile_("e2", "")[0]["pch"]
+    # [sock] holds no line a build failed in: built before its first case, as ever
+    assert compile_("g", "")[0]["pch"] and builds[-1] == [sock]
 
 
 def test_failing_include_reads_the_first_errors_outermost_line():
@@ -486,9 +624,8 @@ def test_a_failing_shared_compile_without_a_typo_correctable_diagnostic_keeps_it
     redone, kept, text = _shared_outcome(tmp_path, log, False, "unused", False, verify=False)
     assert redone == [] and text == log
     assert kept["shared_headers"] == {"used": True, "key": kept["shared_headers"]["key"], "failed": True}
-    for diagnostic in ("use of undeclared identifier 'x'", "no member named 'state' in 'struct task_struct'",
-                       "unknown type name 'u65'", "call to undeclared function 'f'; ISO C99 and later do not "
-                       "support implicit function declarations", "no member named 'y'; did you mean 'x'?"):
+    for diagnostic in ("no member named 'state' in 'struct task_struct'", "field designator 'st' does not "
+                       "refer to any field in type 'struct task_struct'", "no member named 'y'; did you mean 'x'?"):
         sub = tmp_path / f"d{len(list(tmp_path.iterdir()))}"
         sub.mkdir()
         redone, kept, _ = _shared_outcome(sub, f"/virtual/main.c:3:1: error: {diagnostic}\n", False,
@@ -508,13 +645,37 @@ def test_a_missing_member_of_a_record_the_pch_does_not_declare_keeps_the_shared_
     for log, pch in ((table, b"CPCH\x00dist_table_t\x00"), (table, b"CPCH\x00my_dist_table_t_x\x00"),
                      ("x.c:1:1: error: no member named 'state' in 'struct task_struct'\n", b"CPCH\x00task_struct"),
                      ("x.c:1:1: error: no member named 'st' in 'struct dist_table_t'; did you mean 'state'?\n", b"CPCH"),
-                     ("x.c:1:1: error: no member named 'u' in 'union dist_u'\nx.c:2:1: error: use of undeclared "
-                      "identifier 'MAX_PID'\n", b"CPCH")):
+                     ("x.c:1:1: error: no member named 'u' in 'union dist_u'\nx.c:2:1: error: field designator "
+                      "'pid' does not refer to any field in type 'struct key_t'\n", b"CPCH")):
         sub = tmp_path / f"d{len(list(tmp_path.iterdir()))}"
         sub.mkdir()
         redone, kept, _ = _shared_outcome(sub, log, False, "plain\n", False, verify=False, pch=pch)
         assert redone == ["a"] and kept["shared_headers"]["redone"], (log, pch)
         assert "typo_local" not in kept["shared_headers"]
+
+
+def test_a_name_looked_up_unqualified_keeps_the_shared_result_its_correction_searches_the_pch_too(tmp_path):
+    """clang corrects an undeclared identifier, type name or function from every identifier it knows,
+    the PCH's included, so the shared compile's answer is the plain one (bench_shared_headers.py's
+    verify proof); beside a member of a record the PCH declares, the program is still compiled again."""
+    for diagnostic in ("use of undeclared identifier 'MAX_PID'", "unknown type name 'u65'",
+                       "use of undeclared identifier 'TASK_COMM'; did you mean 'TASK_COMM_LEN'?",
+                       "call to undeclared function 'f'; ISO C99 and later do not support implicit function "
+                       "declarations", "implicit declaration of function 'bpf_probe_read_kernel' is invalid "
+                       "in C99"):
+        sub = tmp_path / f"d{len(list(tmp_path.iterdir()))}"
+        sub.mkdir()
+        log = f"/virtual/main.c:3:1: error: {diagnostic}\n"
+        redone, kept, text = _shared_outcome(sub, log, False, "plain\n", False, verify=False,
+                                             pch=b"CPCH\x00TASK_COMM_LEN\x00task_struct\x00")
+        assert redone == [] and text == log, diagnostic
+        assert kept["shared_headers"]["typo_local"] is True and kept["shared_headers"]["used"] is True
+    sub = tmp_path / "beside"
+    sub.mkdir()
+    redone, kept, _ = _shared_outcome(sub, "x.c:1:1: error: use of undeclared identifier 'MAX_PID'\nx.c:2:1: "
+                                      "error: no member named 'st' in 'struct task_struct'\n", False, "plain\n",
+                                      False, verify=False, pch=b"CPCH\x00task_struct\x00")
+    assert redone == ["a"] and kept["shared_headers"]["redone"]
 
 
 def test_verify_keeps_the_unshared_result_of_a_program_that_compiles_both_ways_but_differs(tmp_path):

@@ -30,6 +30,8 @@ class GuestJob:
     cases: Tuple[Case, ...]
     workdir: Path
     case_timeout: int = 900
+    # the oracle and runtime checks follow in this cell: split mode keeps the cases' PCHs for their programs
+    keep_headers: bool = False
 
 
 class RunStatus(StrEnum):

@@ -87,7 +87,7 @@ def in_shards(inp: Path, work: Path, name: str, run: RunOne,
         shard_in = work / f"{name}-in-{k}"
         if shard_in.exists():
             shutil.rmtree(shard_in)
-        shutil.copytree(inp, shard_in)
+        shutil.copytree(inp, shard_in, copy_function=link_or_copy)
         # the next shard's cases first, so that thieves start on different shards
         spare = [parts[(k + j) % len(parts)] for j in range(1, len(parts))]
         (shard_in / "job.json").write_text(json.dumps(dict(job, cases=parts[k], spare=spare,
@@ -112,8 +112,21 @@ def in_shards(inp: Path, work: Path, name: str, run: RunOne,
     return merge_shards([o for o, _ in outcomes], work / f"{name}-out"), "; ".join(problems)
 
 
+def link_or_copy(src, dst) -> None:
+    """A PCH (shared_headers.py) is large and never written again: linked, not copied. Anything else
+    is copied, since a shard rewrites its own job.json."""
+    if str(src).endswith(".pch"):
+        try:
+            os.link(src, dst)
+            return
+        except OSError:
+            pass
+    shutil.copy2(src, dst)
+
+
 def merge_shards(outs: List[Path], dest: Path) -> Path:
-    """Case dirs moved into `dest`, status files joined (each case is in exactly one shard)."""
+    """Case dirs moved into `dest`, status files joined (each case is in exactly one shard); the PCHs
+    shards kept (a dir of files) joined too, the first of a set kept."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -122,7 +135,11 @@ def merge_shards(outs: List[Path], dest: Path) -> Path:
         if not out.is_dir():
             continue
         for entry in sorted(out.iterdir()):
-            if entry.is_dir():
+            if entry.is_dir() and (dest / entry.name).is_dir():
+                for part in entry.iterdir():
+                    if not (dest / entry.name / part.name).exists():
+                        shutil.move(str(part), dest / entry.name / part.name)
+            elif entry.is_dir():
                 shutil.move(str(entry), dest / entry.name)
             elif entry.name == "status":
                 status.append(entry.read_text())

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -32,7 +33,7 @@ from ..guest.shared_headers import include_lines
 from ..images.store import Image, Recipe, ensure
 from ..interrupt import stop_requested
 from ..progress import Progress
-from .compile_shards import CLAIMS_MOUNT, PROGRAM_SLOTS, in_shards
+from .compile_shards import CLAIMS_MOUNT, PROGRAM_SLOTS, in_shards, link_or_copy
 from .base import GuestJob, GuestRun, RunStatus, guest_dir_name, new_guest_input, write_input, write_program_input
 from ..lifetime import die_with_harness
 from .qemu import QemuBackend
@@ -216,9 +217,17 @@ def _count_lines(path: Path) -> int:
         return 0
 
 
-def enable_shared_headers(inp: Path, rewriter: Image, verify: bool) -> bool:
+# where a compile's runner keeps its PCHs (Sharing.keep), and where a later compile finds them
+KEPT_IN_OUT = ".headers"
+PREBUILT_IN = "headers"
+
+
+def enable_shared_headers(inp: Path, rewriter: Image, verify: bool, keep: bool = False,
+                          prebuilt: Optional[Path] = None) -> bool:
     """Ask the runner to share header parsing (guest/shared_headers.py): put the clang matching the
-    rewriter's libclang-cpp in its input. False (and nothing shared) when no such clang exists."""
+    rewriter's libclang-cpp in its input. False (and nothing shared) when no such clang exists.
+    keep: the runner leaves its PCHs in OUT/.headers; prebuilt: a dir of PCHs a compile of the same
+    cell kept, linked into the input for this one to take as built."""
     image = shared_clang.clang_image(rewriter)
     if image is None:
         return False
@@ -227,6 +236,13 @@ def enable_shared_headers(inp: Path, rewriter: Image, verify: bool) -> bool:
     job = json.loads((inp / "job.json").read_text())
     job["share_headers"] = {"clang": "/run/harness/in/clang/clang", "verify": verify,
                             "workdir": "/tmp/shared-headers"}
+    if keep:
+        job["share_headers"]["keep"] = f"/run/harness/out/{KEPT_IN_OUT}"
+    if prebuilt is not None and prebuilt.is_dir():
+        (inp / PREBUILT_IN).mkdir(exist_ok=True)
+        for kept in prebuilt.iterdir():
+            link_or_copy(kept, inp / PREBUILT_IN / kept.name)
+        job["share_headers"]["prebuilt"] = f"/run/harness/in/{PREBUILT_IN}"
     (inp / "job.json").write_text(json.dumps(job, indent=1))
     return True
 
@@ -290,15 +306,33 @@ class SplitBackend:
         self.qemu = qemu or QemuBackend()
         self.share_headers = share_headers
         self.full_kallsyms = full_kallsyms      # the proof's reference only (bench_compile_kallsyms.py)
+        # (rewriter, kernel) -> the PCHs its cases' compile kept for the cell's oracle and runtime checks;
+        # removed with the backend, at the end of the run
+        self.kept_headers: Dict[Tuple[Path, Path], Path] = {}
         # results differ in what bcc was given (-include-pch), so the result cache keeps them apart
         self.name = "split" if share_headers is ShareHeaders.OFF else f"split+{share_headers.value}"
 
-    def _share(self, inp: Path, rewriter: Image) -> bool:
+    def _share(self, inp: Path, rewriter: Image, keep: bool = False, prebuilt: Optional[Path] = None) -> bool:
         """Turn on shared headers for a compile job (guest/shared_headers.py) unless they are off or
         no clang matches the rewriter. Untrusted programs share too: their PCH is built inside their
-        sandbox, by clang parsing the same <...> include lines bcc's own parse reads there anyway."""
+        sandbox, by clang parsing the same <...> include lines bcc's own parse reads there anyway; it is
+        neither kept nor taken by another compile."""
         return (self.share_headers is not ShareHeaders.OFF and
-                enable_shared_headers(inp, rewriter, verify=self.share_headers is ShareHeaders.VERIFY))
+                enable_shared_headers(inp, rewriter, verify=self.share_headers is ShareHeaders.VERIFY, keep=keep,
+                                      prebuilt=prebuilt))
+
+    def _keep_headers(self, job: GuestJob, out: Path) -> None:
+        """The PCHs the cases' compile left in its output, moved out of it (they are no case's result)
+        and remembered for the cell's oracle and runtime checks (run_programs)."""
+        kept = out / KEPT_IN_OUT
+        if not kept.is_dir():
+            return
+        dest = job.workdir / "kept-headers"
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.move(str(kept), dest)
+        self.kept_headers[(job.rewriter.path, job.kernel.path)] = dest
+        weakref.finalize(self, shutil.rmtree, dest, True)
 
     def _kallsyms(self, pers: Image, work: Path) -> Optional[Path]:
         """What a compile's /proc/kallsyms shows: the lines bcc's rewriter looks up (compile_kallsyms.py)."""
@@ -311,7 +345,7 @@ class SplitBackend:
         inp = write_input(job, mode="compile", dest=job.workdir / "compile-in")
         untrusted = {guest_dir_name(c) for c in job.cases if c.untrusted}
         refused = _refuse_unsafe_flags(inp, untrusted)
-        shared = self._share(inp, job.rewriter)
+        shared = self._share(inp, job.rewriter, keep=job.keep_headers and not untrusted)
         progress(f"cell {job.cell_name}", 0, len(job.cases), "compiling on the host")
         t0 = time.monotonic()
         timeout = len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK)
@@ -323,8 +357,10 @@ class SplitBackend:
                 claims, kallsyms),
             lambda n: progress(f"cell {job.cell_name}", n, len(job.cases), "compiling on the host"),
             group_of=include_group(inp) if shared else None)
-        # a failing program whose diagnostics clang may typo-correct is redone unshared by rule (its
-        # correction does not look into a PCH), so only a difference in another says something about sharing
+        self._keep_headers(job, out)
+        # a failing program whose diagnostics clang may typo-correct otherwise without the PCH (a member of
+        # a record the PCH declares) is redone unshared by rule, so only a difference in another says
+        # something about sharing
         differing = [name for name, note in shared_header_notes(out).items()
                      if note.get("differs") and not note.get("redone")]
         if differing:
@@ -408,7 +444,8 @@ class SplitBackend:
         # a report's programs (the oracle's probe and twin are made from its text) are as untrusted as it
         untrusted = {f"{e['id']}.{role}" for e in entries if e.get("untrusted") for role in e["programs"]}
         refused = _refuse_unsafe_flags(compile_in, untrusted)
-        shared = self._share(compile_in, rewriter)
+        shared = self._share(compile_in, rewriter,
+                             prebuilt=None if untrusted else self.kept_headers.get((rewriter.path, kernel.path)))
         progress(task, 0, len(entries), "compiling on the host")
         timeout = len(compile_entries) * COMPILE_TIMEOUT_SLACK + 300
         kallsyms = self._kallsyms(pers, workdir)
@@ -418,6 +455,8 @@ class SplitBackend:
                                           bool(untrusted), finished, claims, kallsyms),
                                       group_of=include_group(compile_in) if shared else None,
                                       slots=PROGRAM_SLOTS)
+        for linked in [compile_in, *workdir.glob("compile-in-*")]:     # the kept PCHs' links: not kept twice
+            shutil.rmtree(linked / PREBUILT_IN, ignore_errors=True)
         _answer_refused(compiled, refused)
         ready, answered = [], {}
         for e in entries:

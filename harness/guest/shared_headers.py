@@ -37,13 +37,47 @@ SHARING_TIMINGS = ("cc1_stub", "pch_build", "unshared_compile", "shared_compile"
 DROP = {"-emit-llvm-bc", "-emit-llvm-uselists"}
 
 
+# A guard that only sets one macro's state: `#ifndef M / #define M ... / #endif` (bcc's tools guard
+# KBUILD_MODNAME so) or `#ifdef M / #undef M / #endif`. Its three lines are one entry of a set.
+GUARD = re.compile(r"\s*#\s*(ifndef|ifdef)\s+(\w+)\s*\n\s*#\s*(define|undef)\s+(\w+)(?:[ \t][^\n]*)?\n"
+                   r"\s*#\s*endif(?:\s*(?://.*|/\*.*\*/))?\s*(?:\n|$)")
+
+
 def include_lines(text):
     """The program's first block of #include lines (blank and one-line comment lines may sit between
     them); the first other line after it ends the set. Before the block, C without any preprocessor
     line may come first (bcc's tools open with their container-filter functions): it cannot change
-    how the headers preprocess, so parsing them first in the PCH leaves them as they were. Any other
-    directive first (#define, a "..." include) and the set is empty."""
+    how the headers preprocess, so parsing them first in the PCH leaves them as they were. A GUARD
+    before or among the #include lines is an entry of the set, parsed in the PCH where it stands;
+    the compile runs it again after the PCH, which changes nothing when the macro's state at the end
+    of the set is the one the guard leaves (guard_checks makes the PCH build fail otherwise). Any
+    other directive first (#define, a "..." include) and the set is empty."""
     return _include_block(text)[0]
+
+
+def guard_checks(lines):
+    """What the PCH's header ends with: for each GUARD of the set, an #error unless the macro's state
+    after the whole set is the one the guard leaves, so that running it again is a no-op."""
+    checks = []
+    for entry in lines:
+        m = GUARD.match(entry + "\n")
+        if m:
+            test = "ifndef" if m.group(1) == "ifndef" else "ifdef"
+            checks.append("#%s %s\n#error harness: the include set changes %s after its guard\n#endif"
+                          % (test, m.group(2), m.group(2)))
+    return checks
+
+
+def entry_at(lines, line):
+    """The 1-based entry of a set holding line `line` of its PCH header, None past them (or for None)."""
+    if line is None:
+        return None
+    first = 1
+    for k, entry in enumerate(lines, 1):
+        first += entry.count("\n") + 1
+        if line < first:
+            return k
+    return None
 
 
 def include_block_end(text):
@@ -52,19 +86,37 @@ def include_block_end(text):
     return _include_block(text)[1]
 
 
+def include_entry_lines(text):
+    """The program's line number (1-based) of each entry of include_lines (a guard's last line)."""
+    return _include_block(text)[2]
+
+
 def _include_block(text):
-    lines, end, pos = [], 0, 0
-    for line in text.splitlines(keepends=True):
+    lines, end, pos, included, at = [], 0, 0, 0, []
+    rows = text.splitlines(keepends=True)
+    k = 0
+    while k < len(rows):
+        line = rows[k]
         pos += len(line)
+        k += 1
         m = INCLUDE.match(line)
         if m:
             lines.append("#include " + m.group(1))
-            end = pos
+            at.append(k)
+            end, included = pos, len(lines)
+            continue
+        guard = GUARD.match(line + "".join(rows[k:k + 2]))
+        if guard and guard.group(2) == guard.group(4) and \
+                (guard.group(1), guard.group(3)) in (("ifndef", "define"), ("ifdef", "undef")):
+            lines.append("\n".join(row.strip() for row in rows[k - 1:k + 2]))
+            pos += len(rows[k]) + len(rows[k + 1])
+            k += 2
+            at.append(k)
         elif line.lstrip().startswith("#"):
             break
         elif lines and not COMMENT.match(line):
             break
-    return lines, end
+    return lines[:included], end, at[:included]     # a guard after the last #include stays the program's
 
 
 def set_key(lines, cflags):
@@ -80,15 +132,18 @@ def plan(entries):
     longest prefix of its include lines that another case of the cell starts with too (its other
     includes are parsed as before, after the PCH); a case sharing no prefix takes all its lines."""
     counts = {}
+
+    def cut(lines, k, cflags):      # a prefix worth a PCH ends with an #include, not a guard
+        return set_key(lines[:k], cflags) if lines[k - 1].startswith("#include") else ""
     for _, lines, cflags in entries:
         for k in range(1, len(lines) + 1):
-            key = set_key(lines[:k], cflags)
+            key = cut(lines, k, cflags)
             if key:
                 counts[key] = counts.get(key, 0) + 1
     chosen = {}
     for cid, lines, cflags in entries:
         for k in range(len(lines), 0, -1):
-            key = set_key(lines[:k], cflags)
+            key = cut(lines, k, cflags)
             if key and counts[key] > 1:
                 chosen[cid] = (key, lines[:k])
                 break
@@ -178,7 +233,7 @@ def build_pch(clang, cc1, lines, key, workdir, remaps):
     """Build one include set's PCH; returns (path, seconds, error, what clang printed)."""
     header = set_header(workdir, key)
     with open(header, "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write("\n".join(list(lines) + guard_checks(lines)) + "\n")
     out = os.path.join(workdir, "%s.pch" % key)
     t0 = time.monotonic()
     try:
@@ -200,6 +255,13 @@ def failing_include(printed, header):
     from clang's "In file included from" chain (outermost first), or None when the error is not inside
     one of them (bcc's own headers, the command line). Parsing stops nowhere before that line and
     depends on nothing after it, so any set of these cflags with the same lines up to it fails there."""
+    where, _ = first_error(printed)
+    return where[1] if where and where[0] == header else None
+
+
+def first_error(printed):
+    """((file, line) the first error is at, or was included from: the outermost "In file included
+    from" line; the error's own line), or (None, "") when clang printed no error."""
     chain = []
     for line in printed.splitlines():
         m = INCLUDED_FROM.match(line)
@@ -208,10 +270,22 @@ def failing_include(printed, header):
             continue
         d = DIAGNOSTIC.match(line)
         if d and d.group(1) != "warning":
-            where = chain[0] if chain else (line.split(":", 1)[0], int(line.split(":")[1]))
-            return where[1] if where[0] == header else None
+            return (chain[0] if chain else (line.split(":", 1)[0], int(line.split(":")[1]))), line
         chain = []
-    return None
+    return None, ""
+
+
+def kept_sets(directory):
+    """{key: (PCH path, its build's header warnings)} of the PCHs a compile kept (Sharing.keep)."""
+    sets = {}
+    if not directory or not os.path.isdir(directory):
+        return sets
+    for name in os.listdir(directory):
+        key, ext = os.path.splitext(name)
+        if ext == ".pch" and os.path.exists(os.path.join(directory, key + ".json")):
+            with open(os.path.join(directory, key + ".json")) as f:
+                sets[key] = (os.path.join(directory, name), json.load(f).get("header_warnings", []))
+    return sets
 
 
 def canonical_program(b, lib, names):
@@ -241,18 +315,29 @@ class Sharing:
         self.verify = bool(options.get("verify"))
         self.work = options.get("workdir", "/tmp/shared-headers")
         self.fork_child, self.wait_child = fork_child, wait_child
-        entries = []
+        entries, self.entry_lines = [], {}
         for case in cases:
             with open(os.path.join(inp, case["file"])) as f:
-                entries.append((case["id"], include_lines(f.read()), case.get("cflags", [])))
+                text = f.read()
+            entries.append((case["id"], include_lines(text), case.get("cflags", [])))
+            self.entry_lines[case["id"]] = include_entry_lines(text)
         self.plan = plan(entries)
         self.pch, self.failed, self.cc1, self.built, self.remaps = {}, {}, {}, {}, None
         self.stubbed = set()    # cflags whose cc1 line a stub compile was asked for (once each)
         self.warned = {}        # per include set: the warnings its PCH build printed (header_warnings)
         self.doomed = {}        # set_key of the lines up to a failed build's failing #include: its error
+        self.broken = set()     # (cflags, #include line) a PCH build or a first case failed in
+        self.probing = set()    # sets whose first case compiles plain before any build (after)
         self.left = {}          # cases still to compile per include set: its PCH goes with the last one
         for key, _ in self.plan.values():
             self.left[key] = self.left.get(key, 0) + 1
+        # the cell's cases' compile keeps its PCHs for the oracle's and runtime checks' programs, whose
+        # compiles take them as built (same cell, same cflags and include lines: the same key)
+        self.keep = options.get("keep")
+        kept = kept_sets(options.get("prebuilt"))
+        self.prebuilt = set(kept) & set(self.left)
+        for key in self.prebuilt:
+            self.pch[key], self.warned[key] = kept[key]
 
     def order(self, cases):
         """The cases with each include set's one after another (otherwise in their order), so that only
@@ -270,8 +355,16 @@ class Sharing:
         built = {}
         if key and flags not in self.cc1 and flags not in self.stubbed:
             built["cc1_stub"] = self._stub_cc1(case.get("cflags", []))
-        if key and key not in self.pch and key not in self.failed and flags in self.cc1:
-            built.update(self._build(key, case.get("cflags", []), self.cc1[flags]))
+        if key and key not in self.pch and key not in self.failed and flags in self.cc1 and \
+                not self._doomed(key, case.get("cflags", [])):
+            lines = self.plan[case["id"]][1]
+            if key not in self.probing and any((flags, line) in self.broken for line in lines):
+                # a set with a line some build failed in (kernel headers that do not all parse here):
+                # its first case compiles plain first, and if that fails in the set's headers, a build
+                # would fail there too and is not tried (after)
+                self.probing.add(key)
+            else:
+                built.update(self._build(key, case.get("cflags", []), self.cc1[flags]))
         if built:
             self.built[case["id"]] = built
         if key in self.pch:
@@ -286,9 +379,19 @@ class Sharing:
             self._drop_when_done(key)
 
     def _drop_when_done(self, key):
-        """The PCH goes with its set's last case (an untrusted compile's /tmp is capped)."""
+        """The PCH goes with its set's last case (an untrusted compile's /tmp is capped): into `keep`
+        when asked, else removed; one taken as built is the job's input and stays."""
         if not self.left[key] and key in self.pch:
-            os.remove(self.pch.pop(key))
+            path = self.pch.pop(key)
+            if key in self.prebuilt:
+                return
+            if self.keep:
+                os.makedirs(self.keep, exist_ok=True)
+                shutil.move(path, os.path.join(self.keep, key + ".pch"))
+                with open(os.path.join(self.keep, key + ".json"), "w") as f:
+                    json.dump({"header_warnings": self.warned.get(key, [])}, f)
+            else:
+                os.remove(path)
 
     def after(self, case, case_out, arg, timeout):
         if case["id"] not in self.plan:
@@ -296,6 +399,8 @@ class Sharing:
         key = self.plan[case["id"]][0]
         self.left[key] -= 1
         note = {"used": bool(case.get("pch")), "key": key}
+        if case.get("pch") and key in self.prebuilt:
+            note["prebuilt"] = True     # built by the cell's cases' compile
         note.update(self.built.pop(case["id"], {}))
         if case.get("pch"):
             if self.warned.get(key):
@@ -304,7 +409,7 @@ class Sharing:
             redo = failed and typo_correctable(case_out)
             if redo and not pch_may_correct(case_out, case["pch"]):
                 redo = False
-                note["typo_local"] = True   # every correction's candidates were parsed in this compile
+                note["typo_local"] = True   # the PCH cannot change what a correction finds
             if failed:
                 note["failed"] = True
             if self.verify or redo:
@@ -316,6 +421,8 @@ class Sharing:
                     cc1 = cc1_args(f.read())
                 if cc1 is not None:
                     self.cc1[flags] = cc1
+            if key in self.probing and key not in self.pch and key not in self.failed:
+                self._failed_in_headers(case, case_out, key)
             if key not in self.pch and key not in self.failed and self.left[key]:
                 note.update(self._build(key, case.get("cflags", []), self.cc1.get(flags)))
             if key in self.failed:
@@ -326,26 +433,53 @@ class Sharing:
     def _build(self, key, cflags, cc1):
         if cc1 is None:         # no compile of these cflags printed one yet: a later case may
             return {}
+        if self._doomed(key, cflags):
+            return {}
         lines = [v[1] for v in self.plan.values() if v[0] == key][0]
         prefixes = [set_key(lines[:k], cflags) for k in range(1, len(lines) + 1)]
-        doomed = [k for k, prefix in enumerate(prefixes, 1) if prefix in self.doomed]
-        if doomed:
-            self.failed[key] = "not built: its first %d #include lines are those of a set whose PCH build " \
-                               "failed in the last of them: %s" % (doomed[0], self.doomed[prefixes[doomed[0] - 1]])
-            return {}
         os.makedirs(self.work, exist_ok=True)
         if self.remaps is None:
             self.remaps = self._virtual_files()
         path, seconds, error, printed = build_pch(self.clang, cc1, lines, key, self.work, self.remaps)
         if error:
             self.failed[key] = error
-            k = failing_include(printed, set_header(self.work, key))
+            k = entry_at(lines, failing_include(printed, set_header(self.work, key)))
             if k:
                 self.doomed[prefixes[k - 1]] = error
+                self.broken.add((json.dumps(cflags), lines[k - 1]))
             return {"pch_build": seconds}
         self.pch[key] = path
         self.warned[key] = header_warnings(printed)
         return {"pch_build": seconds, "pch_bytes": os.path.getsize(path)}
+
+    def _doomed(self, key, cflags):
+        """True (and the set failed) when the set starts with the lines up to where another set's build
+        failed, or its first case's compile did (_failed_in_headers)."""
+        lines = [v[1] for v in self.plan.values() if v[0] == key][0]
+        prefixes = [set_key(lines[:k], cflags) for k in range(1, len(lines) + 1)]
+        doomed = [k for k, prefix in enumerate(prefixes, 1) if prefix in self.doomed]
+        if doomed:
+            self.failed[key] = "not built: its first %d #include lines are those of a set whose PCH build " \
+                               "failed in the last of them: %s" % (doomed[0], self.doomed[prefixes[doomed[0] - 1]])
+        return bool(doomed)
+
+    def _failed_in_headers(self, case, case_out, key):
+        """A set's first case, compiled plain, whose first error is inside one of the set's #include
+        lines: the set's build would stop at the same error, so the set is not built (and a set that
+        starts with the same lines up to that one neither). Only which compiles use a PCH changes."""
+        try:
+            with open(os.path.join(case_out, "compile.log"), errors="replace") as f:
+                where, error = first_error(f.read())
+        except OSError:
+            return
+        lines = self.plan[case["id"]][1]
+        at = self.entry_lines[case["id"]][:len(lines)]
+        if not where or where[0] != "/virtual/main.c" or where[1] not in at or error.startswith(where[0]):
+            return
+        k = at.index(where[1]) + 1
+        self.failed[key] = "not built: its first case failed in its #include line %d: %s" % (k, error)
+        self.doomed[set_key(lines[:k], case.get("cflags", []))] = self.failed[key]
+        self.broken.add((json.dumps(case.get("cflags", [])), lines[k - 1]))
 
     def _stub_cc1(self, cflags):
         """Learn bcc's cc1 line for `cflags` from a compile of STUB in a child of its own (as a case's,
@@ -480,13 +614,23 @@ def differs(shared_out, plain_out, warned=()):
 
 
 # What clang may answer with a typo correction ("did you mean 'state'?") and then recover from as if the
-# suggestion had been written, so that bcc rewrites other text. Its correction does not look into a PCH
-# (runqlat in bcc 0.18: "no member named '__state'" shared, "...; did you mean 'state'?" plain), so a
-# failing shared compile with one of these is compiled again without the PCH and that result kept.
-# Other failures keep their shared result; bench_shared_headers.py compares them over the corpus.
+# suggestion had been written, so that bcc rewrites other text. A failing shared compile with one of
+# these is compiled again without the PCH and that result kept, unless pch_may_correct shows that the
+# PCH cannot change the correction. Other failures keep their shared result; bench_shared_headers.py
+# compares them over the corpus.
 TYPO = re.compile(r"(?:^|: )(?:error|warning): (?:use of undeclared (?:identifier|label)|no member named|"
                   r"unknown type name|call to undeclared|implicit declaration of function|"
                   r"field designator .* does not refer|.*did you mean)")
+# A name looked up unqualified: clang's correction walks every identifier of the translation unit and
+# then those of its external source, the PCH (Sema's typo-correction consumer), so it finds the same
+# candidates with or without the PCH. A member's correction looks only among its record's members,
+# which a record read from a PCH does not offer (bcc 0.18's runqlat: "no member named '__state'"
+# shared, "...; did you mean 'state'?" plain).
+UNQUALIFIED = re.compile(r"(?:^|: )(?:error|warning): (?:use of undeclared (?:identifier|label) '\w+'|"
+                         r"unknown type name '\w+'|call to undeclared (?:library )?function '\w+'|"
+                         r"implicit declaration of function '\w+')")
+# A missing member of a named record: clang's correction looks only among that record's members
+MEMBER = re.compile(r"error: no member named '\w+' in '(?:struct|union) (\w+)'$")
 
 
 def typo_correctable(out):
@@ -498,26 +642,27 @@ def typo_correctable(out):
         return True
 
 
-# A missing member of a named record: clang's correction looks only among that record's members
-MEMBER = re.compile(r"error: no member named '\w+' in '(?:struct|union) (\w+)'$")
-
-
 def pch_may_correct(out, pch):
-    """False when every typo-correctable diagnostic is a missing member of a record whose name the PCH
-    does not hold (bcc's tables, `dist_table_t` and the like, are declared by the program itself): then
-    the record, and every candidate a correction could offer, was parsed in this compile, PCH or not.
-    A PCH keeps each identifier it declares as plain bytes in its identifier table (only embedded file
-    contents are compressed), so a name absent from its bytes is declared nowhere in it; a name found
-    anywhere, even inside a longer one, counts as held."""
+    """False when no typo-correctable diagnostic can be answered otherwise without the PCH: each is a
+    name looked up unqualified (UNQUALIFIED: the correction searches the PCH's identifiers too), or a
+    missing member of a record whose name the PCH does not hold (bcc's tables, `dist_table_t` and the
+    like, are declared by the program itself: then the record, and every candidate a correction could
+    offer, was parsed in this compile, PCH or not). A PCH keeps each identifier it declares as plain
+    bytes in its identifier table (only embedded file contents are compressed), so a name absent from
+    its bytes is declared nowhere in it; a name found anywhere, even inside a longer one, counts as
+    held."""
     names = set()
     try:
         with open(os.path.join(out, "compile.log"), errors="replace") as f:
             for line in f:
-                if TYPO.search(line):
-                    member = MEMBER.search(line.rstrip("\n"))
-                    if not member:
-                        return True
-                    names.add(member.group(1).encode())
+                if not TYPO.search(line) or UNQUALIFIED.search(line):
+                    continue
+                member = MEMBER.search(line.rstrip("\n"))
+                if not member:
+                    return True
+                names.add(member.group(1).encode())
+        if not names:
+            return False
         with open(pch, "rb") as f:
             held = f.read()
     except OSError:
