@@ -347,6 +347,15 @@ def test_a_kept_pch_leaves_with_its_sets_last_case_for_a_later_compile_to_take_a
     assert (keep / f"{key}.pch").exists()
 
 
+def test_kept_pchs_go_only_to_a_sandbox_of_the_same_kind_as_the_one_that_made_them(tmp_path):
+    """What an untrusted program's sandbox wrote never reaches a trusted compile, and a trusted
+    compile's PCHs are never handed where untrusted programs could change them."""
+    from harness.backends.split import kept_for
+    assert kept_for((tmp_path, True), True) == tmp_path and kept_for((tmp_path, False), False) == tmp_path
+    assert kept_for((tmp_path, True), False) is None and kept_for((tmp_path, False), True) is None
+    assert kept_for(None, False) is None
+
+
 def test_shards_kept_pchs_are_joined_and_a_shard_input_links_them(tmp_path):
     from harness.backends.compile_shards import link_or_copy, merge_shards
     for k, keys in enumerate((["a", "b"], ["b", "c"])):

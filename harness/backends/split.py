@@ -306,22 +306,25 @@ class SplitBackend:
         self.qemu = qemu or QemuBackend()
         self.share_headers = share_headers
         self.full_kallsyms = full_kallsyms      # the proof's reference only (bench_compile_kallsyms.py)
-        # (rewriter, kernel) -> the PCHs its cases' compile kept for the cell's oracle and runtime checks;
-        # removed with the backend, at the end of the run
-        self.kept_headers: Dict[Tuple[Path, Path], Path] = {}
+        # (rewriter, kernel) -> the PCHs its cases' compile kept for the cell's oracle and runtime checks,
+        # and whether that compile's sandbox held untrusted programs; removed with the backend, at the
+        # end of the run
+        self.kept_headers: Dict[Tuple[Path, Path], Tuple[Path, bool]] = {}
         # results differ in what bcc was given (-include-pch), so the result cache keeps them apart
         self.name = "split" if share_headers is ShareHeaders.OFF else f"split+{share_headers.value}"
 
     def _share(self, inp: Path, rewriter: Image, keep: bool = False, prebuilt: Optional[Path] = None) -> bool:
         """Turn on shared headers for a compile job (guest/shared_headers.py) unless they are off or
         no clang matches the rewriter. Untrusted programs share too: their PCH is built inside their
-        sandbox, by clang parsing the same <...> include lines bcc's own parse reads there anyway; it is
-        neither kept nor taken by another compile."""
+        sandbox, by clang parsing the same <...> include lines bcc's own parse reads there anyway. A
+        kept PCH goes only to a later compile of the cell in a sandbox of the same kind (untrusted or
+        not) as the one that made it: what an untrusted program's sandbox wrote never reaches a trusted
+        one, and a trusted one's PCHs are never handed where untrusted programs could change them."""
         return (self.share_headers is not ShareHeaders.OFF and
                 enable_shared_headers(inp, rewriter, verify=self.share_headers is ShareHeaders.VERIFY, keep=keep,
                                       prebuilt=prebuilt))
 
-    def _keep_headers(self, job: GuestJob, out: Path) -> None:
+    def _keep_headers(self, job: GuestJob, out: Path, untrusted: bool) -> None:
         """The PCHs the cases' compile left in its output, moved out of it (they are no case's result)
         and remembered for the cell's oracle and runtime checks (run_programs)."""
         kept = out / KEPT_IN_OUT
@@ -331,7 +334,7 @@ class SplitBackend:
         if dest.exists():
             shutil.rmtree(dest)
         shutil.move(str(kept), dest)
-        self.kept_headers[(job.rewriter.path, job.kernel.path)] = dest
+        self.kept_headers[(job.rewriter.path, job.kernel.path)] = (dest, untrusted)
         weakref.finalize(self, shutil.rmtree, dest, True)
 
     def _kallsyms(self, pers: Image, work: Path) -> Optional[Path]:
@@ -345,7 +348,7 @@ class SplitBackend:
         inp = write_input(job, mode="compile", dest=job.workdir / "compile-in")
         untrusted = {guest_dir_name(c) for c in job.cases if c.untrusted}
         refused = _refuse_unsafe_flags(inp, untrusted)
-        shared = self._share(inp, job.rewriter, keep=job.keep_headers and not untrusted)
+        shared = self._share(inp, job.rewriter, keep=job.keep_headers)
         progress(f"cell {job.cell_name}", 0, len(job.cases), "compiling on the host")
         t0 = time.monotonic()
         timeout = len(job.cases) * (job.case_timeout + COMPILE_TIMEOUT_SLACK)
@@ -357,7 +360,7 @@ class SplitBackend:
                 claims, kallsyms),
             lambda n: progress(f"cell {job.cell_name}", n, len(job.cases), "compiling on the host"),
             group_of=include_group(inp) if shared else None)
-        self._keep_headers(job, out)
+        self._keep_headers(job, out, bool(untrusted))
         # a failing program whose diagnostics clang may typo-correct otherwise without the PCH (a member of
         # a record the PCH declares) is redone unshared by rule, so only a difference in another says
         # something about sharing
@@ -445,7 +448,7 @@ class SplitBackend:
         untrusted = {f"{e['id']}.{role}" for e in entries if e.get("untrusted") for role in e["programs"]}
         refused = _refuse_unsafe_flags(compile_in, untrusted)
         shared = self._share(compile_in, rewriter,
-                             prebuilt=None if untrusted else self.kept_headers.get((rewriter.path, kernel.path)))
+                             prebuilt=kept_for(self.kept_headers.get((rewriter.path, kernel.path)), bool(untrusted)))
         progress(task, 0, len(entries), "compiling on the host")
         timeout = len(compile_entries) * COMPILE_TIMEOUT_SLACK + 300
         kallsyms = self._kallsyms(pers, workdir)
@@ -492,6 +495,14 @@ class SplitBackend:
                 (case_out / f"{mode}.json").write_text(json.dumps(answered[e["id"]], indent=1))
         return GuestRun(outdir=run.outdir, console=run.console, status=run.status, detail=run.detail,
                         seconds=time.monotonic() - t0, boot_seconds=run.boot_seconds, command=run.command)
+
+
+def kept_for(kept: Optional[Tuple[Path, bool]], untrusted: bool) -> Optional[Path]:
+    """The kept PCHs' dir for a compile whose sandbox is untrusted or not: only when the compile that
+    kept them ran in the same kind of sandbox (SplitBackend._share)."""
+    if kept is None or kept[1] != untrusted:
+        return None
+    return kept[0]
 
 
 def _refuse_unsafe_flags(inp: Path, untrusted: set) -> Dict[str, str]:
