@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,11 +107,24 @@ class History:
         self._stored: set = set()     # artifact shas this connection knows are in the file
         try:
             self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self._check_or_create()
+            self._opening(lambda: self.db.execute("PRAGMA journal_mode=WAL"))
+            self._opening(self._check_or_create)
         except sqlite3.DatabaseError as e:
             raise HistoryError(f"{self.path}: not a harness history database ({e}); move it away or "
                                f"point HARNESS_HISTORY elsewhere") from None
+
+    @staticmethod
+    def _opening(step, tries: int = 100) -> None:
+        """Turning a new file to WAL takes its exclusive lock, and SQLite answers "database is locked"
+        at once, without its busy timeout, to a second run doing the same: wait and try again."""
+        for attempt in range(tries):
+            try:
+                step()
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or attempt == tries - 1:
+                    raise
+                time.sleep(0.05)
 
     def _check_or_create(self) -> None:
         # One immediate transaction: two runs opening a new file at once create it exactly once.
