@@ -62,9 +62,8 @@ def guard_checks(lines):
     for entry in lines:
         m = GUARD.match(entry + "\n")
         if m:
-            test = "ifndef" if m.group(1) == "ifndef" else "ifdef"
             checks.append("#%s %s\n#error harness: the include set changes %s after its guard\n#endif"
-                          % (test, m.group(2), m.group(2)))
+                          % (m.group(1), m.group(2), m.group(2)))
     return checks
 
 
@@ -435,8 +434,7 @@ class Sharing:
             return {}
         if self._doomed(key, cflags):
             return {}
-        lines = [v[1] for v in self.plan.values() if v[0] == key][0]
-        prefixes = [set_key(lines[:k], cflags) for k in range(1, len(lines) + 1)]
+        lines, prefixes = self._prefixes(key, cflags)
         os.makedirs(self.work, exist_ok=True)
         if self.remaps is None:
             self.remaps = self._virtual_files()
@@ -452,11 +450,15 @@ class Sharing:
         self.warned[key] = header_warnings(printed)
         return {"pch_build": seconds, "pch_bytes": os.path.getsize(path)}
 
+    def _prefixes(self, key, cflags):
+        """An include set's lines, and the key of each of its prefixes (1 line, 2 lines, ...)."""
+        lines = [v[1] for v in self.plan.values() if v[0] == key][0]
+        return lines, [set_key(lines[:k], cflags) for k in range(1, len(lines) + 1)]
+
     def _doomed(self, key, cflags):
         """True (and the set failed) when the set starts with the lines up to where another set's build
         failed, or its first case's compile did (_failed_in_headers)."""
-        lines = [v[1] for v in self.plan.values() if v[0] == key][0]
-        prefixes = [set_key(lines[:k], cflags) for k in range(1, len(lines) + 1)]
+        _, prefixes = self._prefixes(key, cflags)
         doomed = [k for k, prefix in enumerate(prefixes, 1) if prefix in self.doomed]
         if doomed:
             self.failed[key] = "not built: its first %d #include lines are those of a set whose PCH build " \
