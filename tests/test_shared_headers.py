@@ -224,14 +224,20 @@ def compile_verified(tmp_path, files, untrusted=False):
 def test_shared_headers_compile_byte_identical(tmp_path):
     """Three cases with one include set in bcc-0.26@linux-6.1: a stub compile gives bcc's cc1 line, the
     first case waits for the PCH's build, and all three compile with it and again without it,
-    byte-identical. Needs the images (cached) and root."""
+    byte-identical. A fourth starts with the same #include and has two more: it compiles on a chained
+    PCH of those two, built on the set's, byte-identical too. Needs the images (cached) and root."""
     out, notes = compile_verified(tmp_path, [ROOT / "cases/seed/count_sched.c", ROOT / "cases/talk/count_sched_prev_pid.c",
-                                             ROOT / "cases/talk/count_sched_manual_read.c"])
+                                             ROOT / "cases/talk/count_sched_manual_read.c",
+                                             ROOT / "cases/indirection/member_of_member_dot.c"])
     first = notes["seed__count_sched"]
     assert first["cc1_stub"] > 0 and first["pch_build"] > 0, first
-    for name in ("seed__count_sched", "talk__count_sched_prev_pid", "talk__count_sched_manual_read"):
+    for name in ("seed__count_sched", "talk__count_sched_prev_pid", "talk__count_sched_manual_read",
+                 "indirection__member_of_member_dot"):
         assert notes[name]["used"] and notes[name]["verified"], notes[name]
         assert "-include-pch" in (out / name / "compile.log").read_text().splitlines()[0]
+    chained = notes["indirection__member_of_member_dot"]
+    assert chained["chained"] == 2 and chained["chain_build"] > 0 and chained["key"] == first["key"], chained
+    assert "/chain-" in (out / "indirection__member_of_member_dot" / "compile.log").read_text().splitlines()[0]
 
 
 def test_shards_keep_include_groups_together_where_balance_allows():
@@ -399,8 +405,10 @@ def _with_builds(tmp_path, monkeypatch, texts, fails):
     cases = _cases(tmp_path, {name: "\n".join(lines) + "\nint x;\n" for name, lines in texts.items()})
     builds = []
 
-    def build_pch(clang, cc1, lines, key, workdir, remaps):
-        builds.append(lines)
+    def build_pch(clang, cc1, lines, key, workdir, remaps, base=None, checked=None):
+        builds.append(lines if base is None else ("on", os.path.basename(base), lines, checked))
+        os.makedirs(workdir, exist_ok=True)
+        Path(workdir, key + ".h").write_text("\n".join(lines))
         printed = fails(lines, os.path.join(workdir, key + ".h"))
         if printed:
             return None, 1.5, "clang exited 1: ...", printed
@@ -693,3 +701,42 @@ def test_verify_keeps_the_unshared_result_of_a_program_that_compiles_both_ways_b
     assert redone == ["a"] and text == "clang -cc1 x\nplain text\n"
     assert kept["shared_headers"]["differs"] == "compile.log" and not kept["shared_headers"]["used"]
     assert kept["timings"] == {"compile": 0.9, "shared_compile": 0.3}
+
+
+def test_a_case_whose_includes_go_past_its_set_compiles_on_a_chained_pch_of_the_rest(tmp_path, monkeypatch):
+    """No other case starts with all of c's #include lines: it shares [ptrace, sched] with a and b, and
+    the rest ([sock, fs]) gets a chained PCH built on that set's, used by c's compile alone and removed
+    after it; its build is charged to c. A case whose lines are all its set's (a) has nothing to chain.
+    A chain that fails in a line (f's fs.h) leaves its case on the set's PCH, and a later chain holding
+    that line (g's) is not tried."""
+    ptrace, sched = "#include <uapi/linux/ptrace.h>", "#include <linux/sched.h>"
+    sock, fs = "#include <net/sock.h>", "#include <linux/fs.h>"
+    texts = {"a": [ptrace, sched], "b": [ptrace, sched], "c": [ptrace, sched, sock, fs], "f": [ptrace, sched, fs],
+             "g": [ptrace, sched, "#include <linux/mm.h>", fs]}
+    sharing, cases, builds = _with_builds(tmp_path, monkeypatch, texts, lambda lines, header: (
+        "In file included from %s:1:\ninclude/linux/fs.h:2442:1: error: static_assert failed\n" % header
+        if lines[0] == fs else None))
+    base = sharing.plan["a"][0] + ".pch"
+    assert all(sharing.plan[n][1] == [ptrace, sched] for n in texts)
+
+    def compile_(name):
+        case = sharing.before(dict(next(c for c in cases if c["id"] == name)))
+        out = tmp_path / "out" / name
+        out.mkdir(parents=True)
+        (out / "compile.log").write_text(CC1 + "\n")
+        (out / "result.json").write_text(json.dumps({"compiled": True, "timings": {"compile": 0.2}}))
+        sharing.after(case, str(out), None, 10)
+        return case, json.loads((out / "result.json").read_text())
+    case, result = compile_("a")
+    assert case["pch"].endswith(base) and builds == [[ptrace, sched]] and "chained" not in result["shared_headers"]
+    case, result = compile_("c")
+    assert builds[1] == ("on", base, [sock, fs], [ptrace, sched, sock, fs])
+    assert os.path.basename(case["pch"]).startswith("chain-") and not os.path.exists(case["pch"])
+    assert result["shared_headers"]["chained"] == 2 and result["timings"]["chain_build"] == 0.5
+    case, result = compile_("f")
+    assert builds[2] == ("on", base, [fs], [ptrace, sched, fs]) and case["pch"].endswith(base)
+    assert result["shared_headers"]["chain_error"] and "chained" not in result["shared_headers"]
+    case, result = compile_("g")
+    assert len(builds) == 3 and case["pch"].endswith(base) and "chain_build" not in result["shared_headers"]
+    case, _ = compile_("b")
+    assert case["pch"].endswith(base) and not (tmp_path / base).exists()     # gone with the set's last case

@@ -32,7 +32,7 @@ COMMENT = re.compile(r"\s*(//.*|/\*.*\*/\s*)?$")
 STUB = "int harness_cc1_stub(void *ctx) { return 0; }\n"
 STUB_TIMEOUT = 300
 # the work sharing adds to a case's timings (_note)
-SHARING_TIMINGS = ("cc1_stub", "pch_build", "unshared_compile", "shared_compile")
+SHARING_TIMINGS = ("cc1_stub", "pch_build", "chain_build", "unshared_compile", "shared_compile")
 # what a compile's own cc1 line has that a PCH build must not: its action, output and input
 DROP = {"-emit-llvm-bc", "-emit-llvm-uselists"}
 
@@ -163,8 +163,9 @@ def cc1_args(log_text):
     return None
 
 
-def pch_argv(clang, cc1, remaps, header, out):
-    """A PCH build with the options of bcc's compile: same parse, other action, input and output."""
+def pch_argv(clang, cc1, remaps, header, out, base=None):
+    """A PCH build with the options of bcc's compile: same parse, other action, input and output. On a
+    `base` PCH, clang writes a chained PCH: only what the header adds, and a reference to the base."""
     args = list(cc1)
     if "-o" not in args or args[-3:-1] != ["-x", "c"]:
         raise ValueError("unexpected cc1 line shape: ... %s" % " ".join(args[-4:]))
@@ -175,8 +176,9 @@ def pch_argv(clang, cc1, remaps, header, out):
     remap_args = []
     for virtual, real in remaps:
         remap_args += ["-remap-file", "%s;%s" % (virtual, real)]
-    return [clang, "-cc1"] + args + remap_args + ["-fmodules-embed-all-files", "-emit-pch", "-o", out,
-                                                  "-x", "c-header", header]
+    chain = ["-include-pch", base] if base else []
+    return [clang, "-cc1"] + args + remap_args + chain + ["-fmodules-embed-all-files", "-emit-pch", "-o", out,
+                                                          "-x", "c-header", header]
 
 
 def compile_dir(cc1):
@@ -228,15 +230,16 @@ def set_header(workdir, key):
     return os.path.join(workdir, "%s.h" % key)
 
 
-def build_pch(clang, cc1, lines, key, workdir, remaps):
-    """Build one include set's PCH; returns (path, seconds, error, what clang printed)."""
+def build_pch(clang, cc1, lines, key, workdir, remaps, base=None, checked=None):
+    """Build one include set's PCH (on `base`: chained, of `lines` past it, with the guard checks of
+    the `checked` lines, the whole set); returns (path, seconds, error, what clang printed)."""
     header = set_header(workdir, key)
     with open(header, "w") as f:
-        f.write("\n".join(list(lines) + guard_checks(lines)) + "\n")
+        f.write("\n".join(list(lines) + guard_checks(lines if checked is None else checked)) + "\n")
     out = os.path.join(workdir, "%s.pch" % key)
     t0 = time.monotonic()
     try:
-        argv = pch_argv(clang, cc1, remaps, header, out)
+        argv = pch_argv(clang, cc1, remaps, header, out, base)
         proc = subprocess.run(argv, cwd=compile_dir(cc1), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               universal_newlines=True, timeout=300)
     except (ValueError, OSError, subprocess.SubprocessError) as e:
@@ -314,11 +317,12 @@ class Sharing:
         self.verify = bool(options.get("verify"))
         self.work = options.get("workdir", "/tmp/shared-headers")
         self.fork_child, self.wait_child = fork_child, wait_child
-        entries, self.entry_lines = [], {}
+        entries, self.entry_lines, self.full = [], {}, {}
         for case in cases:
             with open(os.path.join(inp, case["file"])) as f:
                 text = f.read()
-            entries.append((case["id"], include_lines(text), case.get("cflags", [])))
+            self.full[case["id"]] = include_lines(text)
+            entries.append((case["id"], self.full[case["id"]], case.get("cflags", [])))
             self.entry_lines[case["id"]] = include_entry_lines(text)
         self.plan = plan(entries)
         self.pch, self.failed, self.cc1, self.built, self.remaps = {}, {}, {}, {}, None
@@ -327,6 +331,7 @@ class Sharing:
         self.doomed = {}        # set_key of the lines up to a failed build's failing #include: its error
         self.broken = set()     # (cflags, #include line) a PCH build or a first case failed in
         self.probing = set()    # sets whose first case compiles plain before any build (after)
+        self.chained = {}       # case id: (its chained PCH, the warnings that build printed), while it compiles
         self.left = {}          # cases still to compile per include set: its PCH goes with the last one
         for key, _ in self.plan.values():
             self.left[key] = self.left.get(key, 0) + 1
@@ -364,11 +369,37 @@ class Sharing:
                 self.probing.add(key)
             else:
                 built.update(self._build(key, case.get("cflags", []), self.cc1[flags]))
+        if key in self.pch:
+            built.update(self._chain(case, key, flags))
         if built:
             self.built[case["id"]] = built
+        if case["id"] in self.chained:
+            return dict(case, pch=self.chained[case["id"]][0], canon=self.verify)
         if key in self.pch:
             return dict(case, pch=self.pch[key], canon=self.verify)
         return dict(case, canon=self.verify and bool(key))
+
+    def _chain(self, case, key, flags):
+        """A case whose #include lines go past its set's (no other case starts with all of them) gets
+        a chained PCH of the rest, built on the set's: clang parses those headers once, in the build,
+        instead of three times in bcc's compile. A set line a build failed in is not tried again."""
+        full, lines = self.full[case["id"]], self.plan[case["id"]][1]
+        past = full[len(lines):]
+        if not past or flags not in self.cc1 or any((flags, line) in self.broken for line in past):
+            return {}
+        if self.remaps is None:
+            self.remaps = self._virtual_files()
+        name = "chain-" + set_key(full, case.get("cflags", []))
+        path, seconds, error, printed = build_pch(self.clang, self.cc1[flags], past, name, self.work,
+                                                  self.remaps, base=self.pch[key], checked=full)
+        os.remove(set_header(self.work, name))
+        if error:
+            k = entry_at(past, failing_include(printed, set_header(self.work, name)))
+            if k:
+                self.broken.add((flags, past[k - 1]))
+            return {"chain_build": seconds, "chain_error": error}
+        self.chained[case["id"]] = (path, header_warnings(printed))
+        return {"chain_build": seconds, "chained": len(past)}
 
     def skip(self, case):
         """A case another shard compiles (runner.claim): it no longer needs its include set's PCH here."""
@@ -401,18 +432,23 @@ class Sharing:
         if case.get("pch") and key in self.prebuilt:
             note["prebuilt"] = True     # built by the cell's cases' compile
         note.update(self.built.pop(case["id"], {}))
+        chain, warned = self.chained.pop(case["id"], None), self.warned.get(key, [])
         if case.get("pch"):
-            if self.warned.get(key):
-                note["header_warnings"] = len(self.warned[key])
+            pchs = [case["pch"]] + ([self.pch[key]] if chain else [])
+            warned = warned + (chain[1] if chain else [])
+            if warned:
+                note["header_warnings"] = len(warned)
             failed = not _compiled(case_out)
             redo = failed and typo_correctable(case_out)
-            if redo and not pch_may_correct(case_out, case["pch"]):
+            if redo and not pch_may_correct(case_out, pchs):
                 redo = False
                 note["typo_local"] = True   # the PCH cannot change what a correction finds
             if failed:
                 note["failed"] = True
             if self.verify or redo:
-                note.update(self._unshared(case, case_out, arg, timeout, self.warned.get(key, []), keep=redo))
+                note.update(self._unshared(case, case_out, arg, timeout, warned, keep=redo))
+            if chain:
+                os.remove(chain[0])
         else:
             flags = json.dumps(case.get("cflags", []))
             if flags not in self.cc1:
@@ -644,7 +680,7 @@ def typo_correctable(out):
         return True
 
 
-def pch_may_correct(out, pch):
+def pch_may_correct(out, pchs):
     """False when no typo-correctable diagnostic can be answered otherwise without the PCH: each is a
     name looked up unqualified (UNQUALIFIED: the correction searches the PCH's identifiers too), or a
     missing member of a record whose name the PCH does not hold (bcc's tables, `dist_table_t` and the
@@ -652,7 +688,7 @@ def pch_may_correct(out, pch):
     offer, was parsed in this compile, PCH or not). A PCH keeps each identifier it declares as plain
     bytes in its identifier table (only embedded file contents are compressed), so a name absent from
     its bytes is declared nowhere in it; a name found anywhere, even inside a longer one, counts as
-    held."""
+    held. `pchs`: the PCH the compile took and, for a chained one, its base."""
     names = set()
     try:
         with open(os.path.join(out, "compile.log"), errors="replace") as f:
@@ -665,8 +701,10 @@ def pch_may_correct(out, pch):
                 names.add(member.group(1).encode())
         if not names:
             return False
-        with open(pch, "rb") as f:
-            held = f.read()
+        held = b""
+        for pch in pchs:
+            with open(pch, "rb") as f:
+                held += f.read() + b"\0"
     except OSError:
         return True
     return any(name in held for name in names)
