@@ -198,9 +198,9 @@ def test_clang_package_matches_the_images_libclang_cpp(tmp_path):
     assert clang_package(Image(tmp_path, {"suite": "bookworm"})) is None      # built from source
 
 
-def compile_verified(tmp_path, files, untrusted=False):
-    """Split mode's host compile of `files` in bcc-0.26@linux-6.1 with --share-headers verify: (its
-    output dir, each case's shared_headers note). Needs the images (cached) and root."""
+def compile_verified(tmp_path, files, untrusted=False, cell="bcc-0.26@linux-6.1"):
+    """Split mode's host compile of `files` in `cell` with --share-headers verify: (its output dir,
+    each case's shared_headers note). Needs the images (cached) and root."""
     if os.geteuid() != 0:
         pytest.skip("the compile sandbox needs root")
     from harness.backends import qemu, split
@@ -209,7 +209,7 @@ def compile_verified(tmp_path, files, untrusted=False):
     from harness.images.build import kernel_image, rewriter_image
     from harness.matrix import load_matrix
     from harness.progress import silent
-    cell = load_matrix().select(["bcc-0.26@linux-6.1"])[0]
+    cell = load_matrix().select([cell])[0]
     cases = load_cases(files, ROOT / "cases").cases
     assert all(c.untrusted == untrusted for c in cases)
     rewriter, kernel = rewriter_image(cell.rewriter), kernel_image(cell.kernel)
@@ -224,8 +224,8 @@ def compile_verified(tmp_path, files, untrusted=False):
 def test_shared_headers_compile_byte_identical(tmp_path):
     """Three cases with one include set in bcc-0.26@linux-6.1: a stub compile gives bcc's cc1 line, the
     first case waits for the PCH's build, and all three compile with it and again without it,
-    byte-identical. A fourth starts with the same #include and has two more: it compiles on a chained
-    PCH of those two, built on the set's, byte-identical too. Needs the images (cached) and root."""
+    byte-identical. A fourth starts with the same #include and has two more, parsed after the PCH
+    (clang 14 makes no chained PCH: CHAIN_FROM_CLANG). Needs the images (cached) and root."""
     out, notes = compile_verified(tmp_path, [ROOT / "cases/seed/count_sched.c", ROOT / "cases/talk/count_sched_prev_pid.c",
                                              ROOT / "cases/talk/count_sched_manual_read.c",
                                              ROOT / "cases/indirection/member_of_member_dot.c"])
@@ -235,9 +235,28 @@ def test_shared_headers_compile_byte_identical(tmp_path):
                  "indirection__member_of_member_dot"):
         assert notes[name]["used"] and notes[name]["verified"], notes[name]
         assert "-include-pch" in (out / name / "compile.log").read_text().splitlines()[0]
+    past = notes["indirection__member_of_member_dot"]
+    assert past["key"] == first["key"] and "chained" not in past and "chain_build" not in past, past
+
+
+@pytest.mark.vm
+def test_with_clang_21_a_case_past_its_set_compiles_on_a_chained_pch_byte_identical(tmp_path):
+    """bcc-0.37 links clang 21: a case whose #include lines go past its set's compiles on a chained PCH
+    of the rest, built on the set's, byte-identical to its compile without any PCH; and so does a tool
+    whose chain (net/sock.h on [ptrace, limits, sched]) made clangs 11, 14 and 19 lose the macro `min`.
+    Needs the images (cached) and root."""
+    tools = ROOT / "cases/tools/bcc-0.26"
+    out, notes = compile_verified(tmp_path, [ROOT / "cases/seed/count_sched.c", ROOT / "cases/talk/count_sched_prev_pid.c",
+                                             ROOT / "cases/indirection/member_of_member_dot.c"],
+                                  cell="bcc-0.37@linux-6.1")
     chained = notes["indirection__member_of_member_dot"]
-    assert chained["chained"] == 2 and chained["chain_build"] > 0 and chained["key"] == first["key"], chained
+    assert chained["chained"] == 2 and chained["chain_build"] > 0 and chained["verified"], chained
+    assert chained["key"] == notes["seed__count_sched"]["key"]
     assert "/chain-" in (out / "indirection__member_of_member_dot" / "compile.log").read_text().splitlines()[0]
+    (tmp_path / "tools").mkdir()
+    _, notes = compile_verified(tmp_path / "tools", [tools / "sofdsnoop.c", tools / "statsnoop.c",
+                                                     tools / "shmsnoop.c"], untrusted=True, cell="bcc-0.37@linux-6.1")
+    assert notes["tools__bcc-0.26__sofdsnoop"]["chained"] == 2 and notes["tools__bcc-0.26__sofdsnoop"]["verified"]
 
 
 def test_shards_keep_include_groups_together_where_balance_allows():
@@ -718,6 +737,10 @@ def test_a_case_whose_includes_go_past_its_set_compiles_on_a_chained_pch_of_the_
         if lines[0] == fs else None))
     base = sharing.plan["a"][0] + ".pch"
     assert all(sharing.plan[n][1] == [ptrace, sched] for n in texts)
+    assert not sharing.chains       # a clang before CHAIN_FROM_CLANG, or one not named
+    assert Sharing(str(tmp_path), {"clang": "/c", "clang_major": 21}, cases, None, None).chains
+    assert not Sharing(str(tmp_path), {"clang": "/c", "clang_major": 19}, cases, None, None).chains
+    sharing.chains = True
 
     def compile_(name):
         case = sharing.before(dict(next(c for c in cases if c["id"] == name)))
@@ -740,3 +763,25 @@ def test_a_case_whose_includes_go_past_its_set_compiles_on_a_chained_pch_of_the_
     assert len(builds) == 3 and case["pch"].endswith(base) and "chain_build" not in result["shared_headers"]
     case, _ = compile_("b")
     assert case["pch"].endswith(base) and not (tmp_path / base).exists()     # gone with the set's last case
+
+
+# what clang 11 printed for a warning inside nfsslower's chained build in bcc-0.18@linux-5.10 (the
+# chain: the KBUILD_MODNAME guard, then linux/nfs_fs.h at the program's line 13)
+CHAIN_WARNING = """In file included from /tmp/shared-headers/chain-3f0c.h:4:
+In file included from include/linux/nfs_fs.h:31:
+include/linux/sunrpc/xdr.h:749:10: warning: result of comparison of constant 4611686018427387903 with expression of type '__u32' (aka 'unsigned int') is always false [-Wtautological-constant-out-of-range-compare]
+        if (len > SIZE_MAX / sizeof(*p))
+            ~~~ ^ ~~~~~~~~~~~~~~~~~~~~~
+"""
+
+
+def test_a_builds_warning_reads_as_the_programs_compile_prints_it():
+    """clang names the #include line a warning's header came in by: the build's header line there, the
+    program's line in its own compile. Translated, the block is the one a plain compile prints (so
+    verify sets it aside); a block of bcc's own headers, or of another header, is left as it was."""
+    from harness.guest.shared_headers import in_program
+    guard = '#ifndef KBUILD_MODNAME\n#define KBUILD_MODNAME "bcc"\n#endif'
+    block = in_program(CHAIN_WARNING, "chain-3f0c", [guard, "#include <linux/nfs_fs.h>"], [12, 13])
+    assert block == CHAIN_WARNING.replace("/tmp/shared-headers/chain-3f0c.h:4:", "/virtual/main.c:13:")
+    assert in_program(CHAIN_WARNING, "other", [guard, "#include <linux/nfs_fs.h>"], [12, 13]) == CHAIN_WARNING
+    assert in_program(PCH_WARNINGS, "chain-3f0c", ["#include <linux/nfs_fs.h>"], [13]) == PCH_WARNINGS

@@ -33,6 +33,12 @@ STUB = "int harness_cc1_stub(void *ctx) { return 0; }\n"
 STUB_TIMEOUT = 300
 # the work sharing adds to a case's timings (_note)
 SHARING_TIMINGS = ("cc1_stub", "pch_build", "chain_build", "unshared_compile", "shared_compile")
+# Chained PCHs from this clang on. Before it, an identifier a chained PCH holds hides a macro of the
+# same name from the PCH it is built on (clang looks a name up in the newest PCH holding it and stops
+# there; llvm-project PR 135471, "an identifier hiding a function-like macro definition", is in clang
+# 21): bcc-0.26's sofdsnoop, whose net/sock.h chained on [ptrace, limits, sched] left `min` undefined,
+# in clangs 11, 14 and 19 alike (docs/findings/beyond-shared-headers.md section 14).
+CHAIN_FROM_CLANG = 21
 # what a compile's own cc1 line has that a PCH build must not: its action, output and input
 DROP = {"-emit-llvm-bc", "-emit-llvm-uselists"}
 
@@ -332,6 +338,7 @@ class Sharing:
         self.broken = set()     # (cflags, #include line) a PCH build or a first case failed in
         self.probing = set()    # sets whose first case compiles plain before any build (after)
         self.chained = {}       # case id: (its chained PCH, the warnings that build printed), while it compiles
+        self.chains = options.get("clang_major", 0) >= CHAIN_FROM_CLANG
         self.left = {}          # cases still to compile per include set: its PCH goes with the last one
         for key, _ in self.plan.values():
             self.left[key] = self.left.get(key, 0) + 1
@@ -369,7 +376,7 @@ class Sharing:
                 self.probing.add(key)
             else:
                 built.update(self._build(key, case.get("cflags", []), self.cc1[flags]))
-        if key in self.pch:
+        if key in self.pch and self.chains:
             built.update(self._chain(case, key, flags))
         if built:
             self.built[case["id"]] = built
@@ -398,7 +405,7 @@ class Sharing:
             if k:
                 self.broken.add((flags, past[k - 1]))
             return {"chain_build": seconds, "chain_error": error}
-        self.chained[case["id"]] = (path, header_warnings(printed))
+        self.chained[case["id"]] = (path, header_warnings(printed), name)
         return {"chain_build": seconds, "chained": len(past)}
 
     def skip(self, case):
@@ -432,10 +439,10 @@ class Sharing:
         if case.get("pch") and key in self.prebuilt:
             note["prebuilt"] = True     # built by the cell's cases' compile
         note.update(self.built.pop(case["id"], {}))
-        chain, warned = self.chained.pop(case["id"], None), self.warned.get(key, [])
+        chain = self.chained.pop(case["id"], None)
         if case.get("pch"):
             pchs = [case["pch"]] + ([self.pch[key]] if chain else [])
-            warned = warned + (chain[1] if chain else [])
+            warned = self._as_in_program(case, key, self.warned.get(key, []), chain)
             if warned:
                 note["header_warnings"] = len(warned)
             failed = not _compiled(case_out)
@@ -485,6 +492,17 @@ class Sharing:
         self.pch[key] = path
         self.warned[key] = header_warnings(printed)
         return {"pch_build": seconds, "pch_bytes": os.path.getsize(path)}
+
+    def _as_in_program(self, case, key, warned, chain):
+        """The warnings the set's build (and the case's chained build) printed, as the case's plain
+        compile prints them: where a warning's header came in by one of the set's #include lines,
+        clang names that line of the build's header there, of the program here."""
+        lines, at = self.plan[case["id"]][1], self.entry_lines[case["id"]]
+        warned = [in_program(b, key, lines, at) for b in warned]
+        if chain:
+            warned += [in_program(b, chain[2], self.full[case["id"]][len(lines):], at[len(lines):])
+                       for b in chain[1]]
+        return warned
 
     def _prefixes(self, key, cflags):
         """An include set's lines, and the key of each of its prefixes (1 line, 2 lines, ...)."""
@@ -609,6 +627,17 @@ def header_warnings(printed):
         chained = line.startswith("In file included from ")
     blocks.append("".join(current))
     return [b for b in blocks if any((DIAGNOSTIC.match(x) or ("", ""))[1] == "warning" for x in b.splitlines())]
+
+
+def in_program(block, name, lines, at):
+    """A warning block printed by the build of the header `name`.h of set `lines` (header_warnings) as a
+    compile of the program prints it: "In file included from <that header>:N:" names the program's
+    line of the entry at N (`at`: the program's line of each entry), /virtual/main.c being bcc's name
+    for the program."""
+    def to_program(m):
+        k = entry_at(lines, int(m.group(1)))
+        return "In file included from /virtual/main.c:%d:" % at[k - 1] if k and k <= len(at) else m.group(0)
+    return re.sub(r"^In file included from (?:.*/)?%s\.h:(\d+):$" % re.escape(name), to_program, block, flags=re.M)
 
 
 def differs(shared_out, plain_out, warned=()):
