@@ -450,14 +450,16 @@ def test_a_set_that_starts_with_the_lines_a_failed_build_failed_in_is_not_built(
     texts = {"a": sock, "b": sock, "c": sock + ["#include <bcc/proto.h>"], "d": sock + ["#include <bcc/proto.h>"],
              "e": sock[:1] + ["#include <linux/fs.h>"], "f": sock[:1] + ["#include <linux/fs.h>"]}
     sharing, cases, builds = _with_builds(tmp_path, monkeypatch, texts, lambda lines, header: FAILED_BUILD.format(
-        header=header) if lines[1] == "#include <net/sock.h>" else None)
+        header=header) if lines[1:2] == ["#include <net/sock.h>"] else None)
     assert len({sharing.plan[n][0] for n in "ace"}) == 3
     prepared = {c["id"]: sharing.before(c) for c in cases}
-    assert builds == [texts["a"], texts["e"]]
-    assert "pch" not in prepared["a"] and "pch" not in prepared["c"] and prepared["e"]["pch"]
+    # a's set fails in its line 2: its cases (and c's, doomed) take a PCH of line 1, built for them
+    assert builds == [texts["a"], sock[:1], texts["e"]]
+    before_failing = str(tmp_path / (set_key(sock[:1], []) + ".pch"))
+    assert prepared["a"]["pch"] == prepared["c"]["pch"] == before_failing and prepared["e"]["pch"]
     assert sharing.failed[sharing.plan["c"][0]].startswith("not built: its first 2 #include lines are those of a "
                                                            "set whose PCH build failed in the last of them")
-    assert sharing.built["a"] == {"pch_build": 1.5} and "c" not in sharing.built
+    assert sharing.built["a"] == {"pch_build": 2.0, "pch_bytes": 3} and "c" not in sharing.built  # 1.5 failed + 0.5
     # the same failure inside bcc's own headers (no line of the set in its chain) dooms nothing
     builds.clear()
     monkeypatch.setattr(shared_headers, "build_pch", lambda clang, cc1, lines, key, workdir, remaps: (
@@ -499,18 +501,28 @@ def test_a_set_with_a_line_a_build_failed_in_tells_from_its_first_case_compiled_
     assert "pch" not in case and builds == [[fs]]
     assert note["error"] == ("not built: its first case failed in its #include line 2: include/linux/fs.h:2442:1: "
                              "error: static_assert failed")
-    assert "pch" not in compile_("d", "x")[0] and builds == [[fs]]
-    # f's set starts with the same lines as c's up to where c failed: not built, no first case needed
+    # the set failed in its line 2: its other cases fail there too, after parsing line 1, so they take
+    # a PCH of line 1 (here the set [sock] of g and h, built now) and parse fs.h themselves
+    case, note = compile_("d", "x")
+    assert case["pch"].endswith(set_key([sock], []) + ".pch") and builds == [[fs], [sock]]
+    assert note["lines_before_failing"] == 1 and note["error"].startswith("not built: its first case failed")
+    # f's set starts with the same lines as c's up to where c failed: not built, no first case needed;
+    # it takes the same PCH of line 1
     case, note = compile_("f", "x")
-    assert "pch" not in case and builds == [[fs]]
+    assert case["pch"].endswith(set_key([sock], []) + ".pch") and builds == [[fs], [sock]]
     assert note["error"].startswith("not built: its first 2 #include lines are those of a set whose PCH build "
                                     "failed in the last of them: not built: its first case failed in")
+    assert compile_("f2", "x")[0]["pch"].endswith(set_key([sock], []) + ".pch")
     # e's set [sched, fs]: its first case fails in its own code, so the set is built after it
     case, note = compile_("e", "/virtual/main.c:3:5: error: use of undeclared identifier 'y'\n")
-    assert "pch" not in case and builds == [[fs], [sched, fs]] and note["pch_build"] == 0.5
+    assert "pch" not in case and builds == [[fs], [sock], [sched, fs]] and note["pch_build"] == 0.5
     assert compile_("e2", "")[0]["pch"]
-    # [sock] holds no line a build failed in: built before its first case, as ever
-    assert compile_("g", "")[0]["pch"] and builds[-1] == [sock]
+    # [sock] holds no line a build failed in: its PCH, built for d and f, is still there for its own
+    # cases, and goes with the last of them
+    lender = tmp_path / (set_key([sock], []) + ".pch")
+    assert compile_("g", "")[0]["pch"] == str(lender) and len(builds) == 3 and lender.exists()
+    compile_("h", "")
+    assert not lender.exists()
 
 
 def test_failing_include_reads_the_first_errors_outermost_line():
@@ -785,3 +797,33 @@ def test_a_builds_warning_reads_as_the_programs_compile_prints_it():
     assert block == CHAIN_WARNING.replace("/tmp/shared-headers/chain-3f0c.h:4:", "/virtual/main.c:13:")
     assert in_program(CHAIN_WARNING, "other", [guard, "#include <linux/nfs_fs.h>"], [12, 13]) == CHAIN_WARNING
     assert in_program(PCH_WARNINGS, "chain-3f0c", ["#include <linux/nfs_fs.h>"], [13]) == PCH_WARNINGS
+
+
+# what clang 11 printed compiling bcc-0.26's xfsdist in bcc-0.18@linux-7.2 (recorded; its error has no
+# include chain of its own: the warning before it, in the same header, printed it)
+SAME_HEADER = """In file included from /virtual/main.c:6:
+include/linux/fs.h:1302:27: warning: unknown attribute '__counted_by__' ignored [-Wunknown-attributes]
+        unsigned char f_handle[] __counted_by(handle_bytes);
+                                 ^
+include/linux/compiler_types.h:376:47: note: expanded from macro '__counted_by'
+# define __counted_by(member)           __attribute__((__counted_by__(member)))
+                                                       ^
+In file included from /virtual/main.c:6:
+include/linux/fs.h:2438:2: warning: declaration does not declare anything [-Wmissing-declarations]
+        struct __filename_head;
+        ^
+include/linux/fs.h:2442:1: error: static_assert failed due to requirement 'sizeof(struct filename) % 64 == 0'
+"""
+
+
+def test_an_error_right_after_a_warning_in_its_header_shares_that_warnings_include_chain():
+    """clang prints a header's include chain once: xfsdist's fs.h error came in by the program's line 6
+    (so a set holding that line fails there). An error in another header than the warning before it,
+    printed without a chain, is where it is."""
+    from harness.guest.shared_headers import first_error
+    where, error = first_error(SAME_HEADER)
+    assert where == ("/virtual/main.c", 6) and "fs.h:2442:1: error: static_assert" in error
+    other = SAME_HEADER.replace("include/linux/fs.h:2442:1: error", "include/linux/dcache.h:9:1: error")
+    assert first_error(other)[0] == ("include/linux/dcache.h", 9)
+    header = "/tmp/shared-headers/k.h"
+    assert failing_include(SAME_HEADER.replace("/virtual/main.c:6:", header + ":2:"), header) == 2

@@ -269,16 +269,23 @@ def failing_include(printed, header):
 
 def first_error(printed):
     """((file, line) the first error is at, or was included from: the outermost "In file included
-    from" line; the error's own line), or (None, "") when clang printed no error."""
-    chain = []
+    from" line; the error's own line), or (None, "") when clang printed no error. clang prints a
+    header's include chain once: a diagnostic right after another in the same header (kernel 7.2's
+    fs.h warns at 2438, then fails at 2442) has none of its own, and shares that one's."""
+    chain, last = [], (None, [])
     for line in printed.splitlines():
         m = INCLUDED_FROM.match(line)
         if m:
             chain.append((m.group(1), int(m.group(2))))
             continue
         d = DIAGNOSTIC.match(line)
-        if d and d.group(1) != "warning":
-            return (chain[0] if chain else (line.split(":", 1)[0], int(line.split(":")[1]))), line
+        if d:
+            where = line.split(":", 1)[0]
+            if not chain and where == last[0]:
+                chain = last[1]
+            if d.group(1) != "warning":
+                return (chain[0] if chain else (where, int(line.split(":")[1]))), line
+            last = (where, chain)
         chain = []
     return None, ""
 
@@ -339,6 +346,11 @@ class Sharing:
         self.probing = set()    # sets whose first case compiles plain before any build (after)
         self.chained = {}       # case id: (its chained PCH, the warnings that build printed), while it compiles
         self.chains = options.get("clang_major", 0) >= CHAIN_FROM_CLANG
+        self.own_lines = {}     # set key: its lines (_lines)
+        self.fails_at = {}      # set key: its entry (1-based) a build or first case failed in
+        self.lending = {}       # failed set key: the key of its lines before that entry, whose PCH its cases take
+        self.lent = {}          # that PCH's key: how many cases still take it
+        self.borrowed = {}      # case id: the key of the PCH it takes, while it compiles
         self.left = {}          # cases still to compile per include set: its PCH goes with the last one
         for key, _ in self.plan.values():
             self.left[key] = self.left.get(key, 0) + 1
@@ -378,10 +390,15 @@ class Sharing:
                 built.update(self._build(key, case.get("cflags", []), self.cc1[flags]))
         if key in self.pch and self.chains:
             built.update(self._chain(case, key, flags))
+        if key in self.failed and flags in self.cc1:
+            for name, value in self._lend(case, key).items():     # a failed build's seconds count too
+                built[name] = built.get(name, 0) + value if name in SHARING_TIMINGS else value
         if built:
             self.built[case["id"]] = built
         if case["id"] in self.chained:
             return dict(case, pch=self.chained[case["id"]][0], canon=self.verify)
+        if case["id"] in self.borrowed:
+            return dict(case, pch=self.pch[self.borrowed[case["id"]]], canon=self.verify)
         if key in self.pch:
             return dict(case, pch=self.pch[key], canon=self.verify)
         return dict(case, canon=self.verify and bool(key))
@@ -408,21 +425,55 @@ class Sharing:
         self.chained[case["id"]] = (path, header_warnings(printed), name)
         return {"chain_build": seconds, "chained": len(past)}
 
+    def _lend(self, case, key):
+        """A set whose headers fail to parse here, in its entry k (_build, _failed_in_headers, _doomed):
+        its cases fail there as well, after parsing the entries before it. Those parse alike in every
+        program of these cflags, so its cases compile on a PCH of them (the PCH of a set of those
+        lines, or one built for them) and parse only the rest, the failing header included, whose
+        errors clang prints as before."""
+        if key not in self.lending:
+            k = self.fails_at.get(key, 0)
+            lines = self.plan[case["id"]][1][:max(k - 1, 0)]
+            while lines and not lines[-1].startswith("#include"):     # a prefix ends with an #include
+                lines = lines[:-1]
+            self.lending[key] = set_key(lines, case.get("cflags", [])) if lines else ""
+            lender, built = self.lending[key], {}
+            if lender and lender not in self.pch and lender not in self.failed:
+                built = self._build(lender, case.get("cflags", []), self.cc1[json.dumps(case.get("cflags", []))],
+                                    lines)
+            if lender in self.pch:
+                self.lent[lender] = self.lent.get(lender, 0) + self.left[key]
+            else:
+                self.lending[key] = ""
+            if self.lending[key]:
+                self.borrowed[case["id"]] = lender
+            return built
+        if self.lending[key]:
+            self.borrowed[case["id"]] = self.lending[key]
+        return {}
+
     def skip(self, case):
         """A case another shard compiles (runner.claim): it no longer needs its include set's PCH here."""
         key = (self.plan.get(case["id"]) or ("",))[0]
         if key:
             self.left[key] -= 1
             self._drop_when_done(key)
+            self._give_back(self.lending.get(key))
+
+    def _give_back(self, lender):
+        if lender:
+            self.lent[lender] -= 1
+            self._drop_when_done(lender)
 
     def _drop_when_done(self, key):
-        """The PCH goes with its set's last case (an untrusted compile's /tmp is capped): into `keep`
-        when asked, else removed; one taken as built is the job's input and stays."""
-        if not self.left[key] and key in self.pch:
+        """The PCH goes with its set's last case (an untrusted compile's /tmp is capped), and with the
+        last case of a failed set that takes it (_lend): into `keep` when asked (a set's only), else
+        removed; one taken as built is the job's input and stays."""
+        if not self.left.get(key) and not self.lent.get(key) and key in self.pch:
             path = self.pch.pop(key)
             if key in self.prebuilt:
                 return
-            if self.keep:
+            if self.keep and key in self.left:
                 os.makedirs(self.keep, exist_ok=True)
                 shutil.move(path, os.path.join(self.keep, key + ".pch"))
                 with open(os.path.join(self.keep, key + ".json"), "w") as f:
@@ -439,10 +490,14 @@ class Sharing:
         if case.get("pch") and key in self.prebuilt:
             note["prebuilt"] = True     # built by the cell's cases' compile
         note.update(self.built.pop(case["id"], {}))
-        chain = self.chained.pop(case["id"], None)
+        chain, lender = self.chained.pop(case["id"], None), self.borrowed.pop(case["id"], None)
         if case.get("pch"):
             pchs = [case["pch"]] + ([self.pch[key]] if chain else [])
-            warned = self._as_in_program(case, key, self.warned.get(key, []), chain)
+            if lender:
+                warned = self._as_in_program(case, lender, self.warned.get(lender, []), None)
+                note.update(error=self.failed[key], lines_before_failing=len(self._lines(lender)))
+            else:
+                warned = self._as_in_program(case, key, self.warned.get(key, []), chain)
             if warned:
                 note["header_warnings"] = len(warned)
             failed = not _compiled(case_out)
@@ -456,6 +511,7 @@ class Sharing:
                 note.update(self._unshared(case, case_out, arg, timeout, warned, keep=redo))
             if chain:
                 os.remove(chain[0])
+            self._give_back(lender)
         else:
             flags = json.dumps(case.get("cflags", []))
             if flags not in self.cc1:
@@ -472,12 +528,12 @@ class Sharing:
         self._drop_when_done(key)
         _note(case_out, note)
 
-    def _build(self, key, cflags, cc1):
+    def _build(self, key, cflags, cc1, lines=None):
         if cc1 is None:         # no compile of these cflags printed one yet: a later case may
             return {}
-        if self._doomed(key, cflags):
+        if self._doomed(key, cflags, lines):
             return {}
-        lines, prefixes = self._prefixes(key, cflags)
+        lines, prefixes = self._prefixes(key, cflags, lines)
         os.makedirs(self.work, exist_ok=True)
         if self.remaps is None:
             self.remaps = self._virtual_files()
@@ -488,35 +544,45 @@ class Sharing:
             if k:
                 self.doomed[prefixes[k - 1]] = error
                 self.broken.add((json.dumps(cflags), lines[k - 1]))
+                self.fails_at[key] = k
             return {"pch_build": seconds}
         self.pch[key] = path
         self.warned[key] = header_warnings(printed)
         return {"pch_build": seconds, "pch_bytes": os.path.getsize(path)}
 
     def _as_in_program(self, case, key, warned, chain):
-        """The warnings the set's build (and the case's chained build) printed, as the case's plain
-        compile prints them: where a warning's header came in by one of the set's #include lines,
-        clang names that line of the build's header there, of the program here."""
-        lines, at = self.plan[case["id"]][1], self.entry_lines[case["id"]]
+        """The warnings the build of set `key` (and the case's chained build) printed, as the case's
+        plain compile prints them: where a warning's header came in by one of the set's #include
+        lines, clang names that line of the build's header there, of the program here."""
+        lines, at = self._lines(key), self.entry_lines[case["id"]]
         warned = [in_program(b, key, lines, at) for b in warned]
         if chain:
             warned += [in_program(b, chain[2], self.full[case["id"]][len(lines):], at[len(lines):])
                        for b in chain[1]]
         return warned
 
-    def _prefixes(self, key, cflags):
+    def _lines(self, key):
+        """A set's lines: a planned set's, or those a failed set's cases take a PCH of (_lend)."""
+        if key not in self.own_lines:
+            self.own_lines[key] = next(v[1] for v in self.plan.values() if v[0] == key)
+        return self.own_lines[key]
+
+    def _prefixes(self, key, cflags, lines=None):
         """An include set's lines, and the key of each of its prefixes (1 line, 2 lines, ...)."""
-        lines = [v[1] for v in self.plan.values() if v[0] == key][0]
+        if lines is not None:
+            self.own_lines[key] = lines
+        lines = self._lines(key)
         return lines, [set_key(lines[:k], cflags) for k in range(1, len(lines) + 1)]
 
-    def _doomed(self, key, cflags):
+    def _doomed(self, key, cflags, lines=None):
         """True (and the set failed) when the set starts with the lines up to where another set's build
         failed, or its first case's compile did (_failed_in_headers)."""
-        _, prefixes = self._prefixes(key, cflags)
+        _, prefixes = self._prefixes(key, cflags, lines)
         doomed = [k for k, prefix in enumerate(prefixes, 1) if prefix in self.doomed]
         if doomed:
             self.failed[key] = "not built: its first %d #include lines are those of a set whose PCH build " \
                                "failed in the last of them: %s" % (doomed[0], self.doomed[prefixes[doomed[0] - 1]])
+            self.fails_at[key] = doomed[0]
         return bool(doomed)
 
     def _failed_in_headers(self, case, case_out, key):
@@ -534,6 +600,7 @@ class Sharing:
             return
         k = at.index(where[1]) + 1
         self.failed[key] = "not built: its first case failed in its #include line %d: %s" % (k, error)
+        self.fails_at[key] = k
         self.doomed[set_key(lines[:k], case.get("cflags", []))] = self.failed[key]
         self.broken.add((json.dumps(case.get("cflags", [])), lines[k - 1]))
 
