@@ -24,7 +24,8 @@ It prints, per group (columns) and in total:
   is the estimate of goal 2's ratio for a whole run;
 - gap: minutes between the pair's starts; fidelity: whether the two modes gave the same results, case by
   case (class, message, sites, verifier category and line, probe reads, instructions, oracle note).
---also DIR adds to the totals the groups of an earlier run that this one did not run (marked "earlier"),
+--also DIR adds to the totals the groups of an earlier run that this one did not run (marked "earlier";
+given again, a still earlier run's groups that neither has),
 so that a change measured on some groups is set against the whole matrix: each pair is still measured
 back to back, only not all pairs in one sitting.
 """
@@ -133,7 +134,8 @@ def main() -> int:
     p.add_argument("--whole", type=Path, help="bench_matrix.py's --json of a whole shared run: its wall over "
                                               "its CPU floor turns the pairs' work ratio into a whole run's")
     p.add_argument("--again", type=Path, metavar="DIR", help="print the figures of an earlier run's work dir")
-    p.add_argument("--also", type=Path, metavar="DIR", help="add the groups of an earlier run this one lacks")
+    p.add_argument("--also", type=Path, metavar="DIR", action="append", default=[],
+                   help="add the groups of an earlier run this one lacks (again: an earlier one's after it)")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     cells = [c.name for c in load_matrix().select(args.cell or ["all"]) if c.backend == "qemu"]
@@ -153,13 +155,13 @@ def main() -> int:
     for group, pair in zip(groups, pairs):
         show_pair(group, pair)
         rows.append(dict(pair, cells=group))
-    if args.also:
-        earlier = json.loads((args.also / "groups.json").read_text())
+    for also in args.also:      # the first run holding a group gives it
+        earlier = json.loads((also / "groups.json").read_text())
         for i, group in enumerate(earlier):
-            if group not in groups:
-                pair = read_pair(args.also, i)
+            if group not in [row["cells"] for row in rows]:
+                pair = read_pair(also, i)
                 show_pair(group + ["(earlier)"], pair)
-                rows.append(dict(pair, cells=group, earlier=str(args.also)))
+                rows.append(dict(pair, cells=group, earlier=str(also)))
     whole = json.loads(args.whole.read_text()) if args.whole else None
     out = totals(rows, whole)
     diffs = [d for r in rows for d in r["differences"]]

@@ -442,9 +442,10 @@ def _with_builds(tmp_path, monkeypatch, texts, fails):
 
 def test_a_set_that_starts_with_the_lines_a_failed_build_failed_in_is_not_built(tmp_path, monkeypatch):
     """A PCH build fails on its first error, and everything up to the #include line that error came from
-    parses the same in any set of those cflags: a set starting with the same lines is not built (its
-    cases compile plain, as they would after its own failed build). Other sets still are, and an error
-    outside the set's lines (bcc's own headers) dooms nothing."""
+    parses the same in any set of those cflags: a set starting with the same lines is not built. The
+    cases of both sets fail in that line too, after parsing the lines before it alike: they compile on
+    a PCH of those. Other sets are built, and an error outside the set's lines (bcc's own headers)
+    dooms nothing."""
     import harness.guest.shared_headers as shared_headers
     sock = ["#include <uapi/linux/ptrace.h>", "#include <net/sock.h>"]
     texts = {"a": sock, "b": sock, "c": sock + ["#include <bcc/proto.h>"], "d": sock + ["#include <bcc/proto.h>"],
@@ -475,7 +476,7 @@ def test_a_set_that_starts_with_the_lines_a_failed_build_failed_in_is_not_built(
 def test_a_set_with_a_line_a_build_failed_in_tells_from_its_first_case_compiled_plain_whether_to_build(
         tmp_path, monkeypatch):
     """A set holding an #include line that a build failed in is likely to fail too: its first case
-    compiles plain first. Its first error inside one of the set's #include lines is where the set's
+    compiles without the set's PCH first (on a PCH of its lines before that one). Its first error inside one of the set's #include lines is where the set's
     build would stop: not built, and a set starting with the same lines neither. An error in the
     program's own code: built for the rest. A set without such a line is built first, as before."""
     fs, sock, sched = "#include <linux/fs.h>", "#include <net/sock.h>", "#include <linux/sched.h>"
@@ -495,17 +496,18 @@ def test_a_set_with_a_line_a_build_failed_in_tells_from_its_first_case_compiled_
         return case, json.loads((out / "result.json").read_text())["shared_headers"]
     compile_("a", "include/linux/fs.h:2442:1: error: static_assert failed\n")
     assert builds == [[fs]]
-    # c's set [sock, fs] has fs.h: its first case compiles plain, and fails in fs.h, its second line
+    # c's set [sock, fs] has fs.h: its first case compiles without the set's PCH, on one of the line
+    # before fs.h (here the set [sock] of g and h, built now), and fails in fs.h, its second line
     case, note = compile_("c", "In file included from /virtual/main.c:3:\ninclude/linux/fs.h:2442:1: error: "
                                "static_assert failed\n")
-    assert "pch" not in case and builds == [[fs]]
+    assert case["pch"].endswith(set_key([sock], []) + ".pch") and builds == [[fs], [sock]]
     assert note["error"] == ("not built: its first case failed in its #include line 2: include/linux/fs.h:2442:1: "
                              "error: static_assert failed")
     # the set failed in its line 2: its other cases fail there too, after parsing line 1, so they take
-    # a PCH of line 1 (here the set [sock] of g and h, built now) and parse fs.h themselves
+    # the PCH of line 1 too and parse fs.h themselves
     case, note = compile_("d", "x")
     assert case["pch"].endswith(set_key([sock], []) + ".pch") and builds == [[fs], [sock]]
-    assert note["lines_before_failing"] == 1 and note["error"].startswith("not built: its first case failed")
+    assert note["prefix_pch_lines"] == 1 and note["error"].startswith("not built: its first case failed")
     # f's set starts with the same lines as c's up to where c failed: not built, no first case needed;
     # it takes the same PCH of line 1
     case, note = compile_("f", "x")
@@ -513,14 +515,16 @@ def test_a_set_with_a_line_a_build_failed_in_tells_from_its_first_case_compiled_
     assert note["error"].startswith("not built: its first 2 #include lines are those of a set whose PCH build "
                                     "failed in the last of them: not built: its first case failed in")
     assert compile_("f2", "x")[0]["pch"].endswith(set_key([sock], []) + ".pch")
-    # e's set [sched, fs]: its first case fails in its own code, so the set is built after it
+    # e's set [sched, fs]: its first case (on a PCH of [sched]) fails in its own code, so the set is
+    # built after it; both builds are charged to it
     case, note = compile_("e", "/virtual/main.c:3:5: error: use of undeclared identifier 'y'\n")
-    assert "pch" not in case and builds == [[fs], [sock], [sched, fs]] and note["pch_build"] == 0.5
-    assert compile_("e2", "")[0]["pch"]
+    assert case["pch"].endswith(set_key([sched], []) + ".pch") and note["pch_build"] == 1.0
+    assert builds == [[fs], [sock], [sched], [sched, fs]] and not (tmp_path / (set_key([sched], []) + ".pch")).exists()
+    assert compile_("e2", "")[0]["pch"].endswith(set_key([sched, fs], []) + ".pch")
     # [sock] holds no line a build failed in: its PCH, built for d and f, is still there for its own
     # cases, and goes with the last of them
     lender = tmp_path / (set_key([sock], []) + ".pch")
-    assert compile_("g", "")[0]["pch"] == str(lender) and len(builds) == 3 and lender.exists()
+    assert compile_("g", "")[0]["pch"] == str(lender) and len(builds) == 4 and lender.exists()
     compile_("h", "")
     assert not lender.exists()
 

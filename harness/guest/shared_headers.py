@@ -381,18 +381,20 @@ class Sharing:
         if key and key not in self.pch and key not in self.failed and flags in self.cc1 and \
                 not self._doomed(key, case.get("cflags", [])):
             lines = self.plan[case["id"]][1]
-            if key not in self.probing and any((flags, line) in self.broken for line in lines):
+            broken = [k for k, line in enumerate(lines, 1) if (flags, line) in self.broken]
+            if key not in self.probing and broken:
                 # a set with a line some build failed in (kernel headers that do not all parse here):
-                # its first case compiles plain first, and if that fails in the set's headers, a build
-                # would fail there too and is not tried (after)
+                # its first case compiles without the set's PCH first (on one of the lines before that
+                # one), and if that fails in the set's headers, a build would fail there too and is
+                # not tried (after)
                 self.probing.add(key)
+                _add(built, self._borrow(case, lines[:broken[0] - 1], 1)[1])
             else:
                 built.update(self._build(key, case.get("cflags", []), self.cc1[flags]))
         if key in self.pch and self.chains:
             built.update(self._chain(case, key, flags))
         if key in self.failed and flags in self.cc1:
-            for name, value in self._lend(case, key).items():     # a failed build's seconds count too
-                built[name] = built.get(name, 0) + value if name in SHARING_TIMINGS else value
+            _add(built, self._lend(case, key))
         if built:
             self.built[case["id"]] = built
         if case["id"] in self.chained:
@@ -432,25 +434,29 @@ class Sharing:
         lines, or one built for them) and parse only the rest, the failing header included, whose
         errors clang prints as before."""
         if key not in self.lending:
-            k = self.fails_at.get(key, 0)
-            lines = self.plan[case["id"]][1][:max(k - 1, 0)]
-            while lines and not lines[-1].startswith("#include"):     # a prefix ends with an #include
-                lines = lines[:-1]
-            self.lending[key] = set_key(lines, case.get("cflags", [])) if lines else ""
-            lender, built = self.lending[key], {}
-            if lender and lender not in self.pch and lender not in self.failed:
-                built = self._build(lender, case.get("cflags", []), self.cc1[json.dumps(case.get("cflags", []))],
-                                    lines)
-            if lender in self.pch:
-                self.lent[lender] = self.lent.get(lender, 0) + self.left[key]
-            else:
-                self.lending[key] = ""
-            if self.lending[key]:
-                self.borrowed[case["id"]] = lender
+            lines = self.plan[case["id"]][1][:max(self.fails_at.get(key, 0) - 1, 0)]
+            self.lending[key], built = self._borrow(case, lines, self.left[key])
             return built
         if self.lending[key]:
             self.borrowed[case["id"]] = self.lending[key]
         return {}
+
+    def _borrow(self, case, lines, count):
+        """The case takes the PCH of `lines` (up to their last #include), built now if need be, and
+        `count` cases in all will: (its key, or '' when there is none; the build's timings)."""
+        while lines and not lines[-1].startswith("#include"):
+            lines = lines[:-1]
+        if not lines:
+            return "", {}
+        cflags = case.get("cflags", [])
+        lender, built = set_key(lines, cflags), {}
+        if lender not in self.pch and lender not in self.failed:
+            built = self._build(lender, cflags, self.cc1[json.dumps(cflags)], lines)
+        if lender not in self.pch:
+            return "", built
+        self.lent[lender] = self.lent.get(lender, 0) + count
+        self.borrowed[case["id"]] = lender
+        return lender, built
 
     def skip(self, case):
         """A case another shard compiles (runner.claim): it no longer needs its include set's PCH here."""
@@ -495,7 +501,7 @@ class Sharing:
             pchs = [case["pch"]] + ([self.pch[key]] if chain else [])
             if lender:
                 warned = self._as_in_program(case, lender, self.warned.get(lender, []), None)
-                note.update(error=self.failed[key], lines_before_failing=len(self._lines(lender)))
+                note["prefix_pch_lines"] = len(self._lines(lender))
             else:
                 warned = self._as_in_program(case, key, self.warned.get(key, []), chain)
             if warned:
@@ -519,10 +525,11 @@ class Sharing:
                     cc1 = cc1_args(f.read())
                 if cc1 is not None:
                     self.cc1[flags] = cc1
-            if key in self.probing and key not in self.pch and key not in self.failed:
+        if key not in self.pch:     # compiled without its set's PCH: the set's probe, or a case its build waited for
+            if key in self.probing and key not in self.failed:
                 self._failed_in_headers(case, case_out, key)
-            if key not in self.pch and key not in self.failed and self.left[key]:
-                note.update(self._build(key, case.get("cflags", []), self.cc1.get(flags)))
+            if key not in self.failed and self.left[key]:
+                _add(note, self._build(key, case.get("cflags", []), self.cc1.get(json.dumps(case.get("cflags", [])))))
             if key in self.failed:
                 note["error"] = self.failed[key]
         self._drop_when_done(key)
@@ -804,6 +811,12 @@ def pch_may_correct(out, pchs):
     except OSError:
         return True
     return any(name in held for name in names)
+
+
+def _add(timings, more):
+    """Add the timings of another step (a failed build and the build after it) to those a case has."""
+    for name, value in more.items():
+        timings[name] = timings.get(name, 0) + value if name in SHARING_TIMINGS else value
 
 
 def _compiled(out):
