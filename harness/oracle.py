@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from .ctokens import code_tokens, matching, tokenize
-from .guest.shared_headers import include_block_end
+from .guest.include_sets import include_block_end
 from .sites import Site
 
 OFFSET_ID = 0x10000          # twin records the address offset of site N under N | OFFSET_ID

@@ -24,7 +24,7 @@ def body(program: str) -> str:
 def test_the_instrumentation_follows_the_include_block_so_the_probe_keeps_the_case_include_set(recorded):
     """In split mode a program shares the precompiled headers of its #include block: the probe and twin
     must start with the case's own block, not with the prelude's #define."""
-    from harness.guest.shared_headers import include_lines
+    from harness.guest.include_sets import include_lines
     case, obs, _ = recorded("tests/fixtures/cases/nested_chain.c")
     programs = build(case.text, find_sites(case.text, obs.rewritten))
     assert include_lines(case.text)

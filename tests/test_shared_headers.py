@@ -1,4 +1,4 @@
-"""Shared kernel headers (guest/shared_headers.py, shared_clang.py): the include-set key, the PCH build's
+"""Shared kernel headers (guest/shared_headers.py, include_sets.py, pch_build.py, pch_fidelity.py; shared_clang.py): the include-set key, the PCH build's
 argv, the fidelity comparison, the matching clang package; one real compile (marker vm) at the end."""
 
 import json
@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.guest.shared_headers import (Sharing, cc1_args, compile_dir, differs, entry_at, failing_include,
-                                          guard_checks, include_block_end, include_lines, pch_argv, plan, set_key)
+from harness.guest.include_sets import entry_at, guard_checks, include_block_end, include_lines, plan, set_key
+from harness.guest.pch_build import cc1_args, compile_dir, failing_include, pch_argv
+from harness.guest.pch_fidelity import differs
+from harness.guest.shared_headers import Sharing
 from harness.images.store import Image
 from harness.shared_clang import ShareHeaders, clang_package, installed_version
 
@@ -558,7 +560,7 @@ include/linux/compiler-clang.h:52:9: warning: '__HAVE_BUILTIN_BSWAP64__' macro r
 def test_header_warnings_printed_by_the_pch_build_are_not_a_difference(tmp_path):
     """With a PCH, clang 11 does not repeat the kernel headers' warnings per case: only those exact
     blocks (and the count line) are set aside; any other difference in the log still counts."""
-    from harness.guest.shared_headers import header_warnings
+    from harness.guest.pch_build import header_warnings
     warned = header_warnings(PCH_WARNINGS)
     assert len(warned) == 2 and warned[0].startswith("In file included from <built-in>:2:\n")
     assert warned[1].endswith("        ^\n") and "note" not in warned[1]
@@ -795,7 +797,7 @@ def test_a_builds_warning_reads_as_the_programs_compile_prints_it():
     """clang names the #include line a warning's header came in by: the build's header line there, the
     program's line in its own compile. Translated, the block is the one a plain compile prints (so
     verify sets it aside); a block of bcc's own headers, or of another header, is left as it was."""
-    from harness.guest.shared_headers import in_program
+    from harness.guest.pch_fidelity import in_program
     guard = '#ifndef KBUILD_MODNAME\n#define KBUILD_MODNAME "bcc"\n#endif'
     block = in_program(CHAIN_WARNING, "chain-3f0c", [guard, "#include <linux/nfs_fs.h>"], [12, 13])
     assert block == CHAIN_WARNING.replace("/tmp/shared-headers/chain-3f0c.h:4:", "/virtual/main.c:13:")
@@ -824,10 +826,26 @@ def test_an_error_right_after_a_warning_in_its_header_shares_that_warnings_inclu
     """clang prints a header's include chain once: xfsdist's fs.h error came in by the program's line 6
     (so a set holding that line fails there). An error in another header than the warning before it,
     printed without a chain, is where it is."""
-    from harness.guest.shared_headers import first_error
+    from harness.guest.pch_build import first_error
     where, error = first_error(SAME_HEADER)
     assert where == ("/virtual/main.c", 6) and "fs.h:2442:1: error: static_assert" in error
     other = SAME_HEADER.replace("include/linux/fs.h:2442:1: error", "include/linux/dcache.h:9:1: error")
     assert first_error(other)[0] == ("include/linux/dcache.h", 9)
     header = "/tmp/shared-headers/k.h"
     assert failing_include(SAME_HEADER.replace("/virtual/main.c:6:", header + ":2:"), header) == 2
+
+
+def test_a_chained_builds_warning_naming_its_headers_absolute_is_set_aside(tmp_path):
+    """A chained PCH's build finds the headers past its base by the paths the base stored, absolute
+    (bcc-0.37@linux-6.1's tcpcong, clang 21): its warning block is set aside from a plain compile's log,
+    which names them relative to bcc's working directory, as the program's compile prints it."""
+    from harness.guest.pch_fidelity import in_program
+    cwd = "/usr/src/linux-headers-6.1.0-50-common"
+    plain_block = CHAIN_WARNING.replace("/tmp/shared-headers/chain-3f0c.h:4:", "/virtual/main.c:13:")
+    built = CHAIN_WARNING.replace("include/linux/", cwd + "/include/linux/")
+    warned = [in_program(built, "chain-3f0c", ['#ifndef X\n#define X 1\n#endif', "#include <linux/nfs_fs.h>"],
+                         [12, 13])]
+    shared = _out(tmp_path / "shared", CC1 + "\nint x;\n")
+    plain = _out(tmp_path / "plain", CC1 + "\n" + plain_block + "int x;\n1 warning generated.\n")
+    assert differs(shared, plain, warned) == ""
+    assert differs(shared, plain, [built]) == "compile.log"     # not as the program's compile prints it

@@ -29,7 +29,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from .. import safe_tar, shared_clang
 from ..shared_clang import ShareHeaders
-from ..guest.shared_headers import include_lines
+from ..guest.include_sets import include_lines
 from ..images.store import Image, Recipe, ensure
 from ..interrupt import stop_requested
 from ..progress import Progress

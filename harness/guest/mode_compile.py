@@ -54,7 +54,7 @@ def run_one(case_path, out, mode="run"):
     types = case.get("prog_types", {})
     if mode == "compile":
         if case.get("canon"):       # shared headers' fidelity check (shared_headers.py)
-            from shared_headers import canonical_program
+            from pch_fidelity import canonical_program
             with open(os.path.join(out, "canonical.json"), "w") as f:
                 json.dump(canonical_program(b, lib, names), f, sort_keys=True)
         export_bundle(b, lib, names, types, case, out, result)
