@@ -444,25 +444,22 @@ def _with_builds(tmp_path, monkeypatch, texts, fails):
 
 def test_a_set_that_starts_with_the_lines_a_failed_build_failed_in_is_not_built(tmp_path, monkeypatch):
     """A PCH build fails on its first error, and everything up to the #include line that error came from
-    parses the same in any set of those cflags: a set starting with the same lines is not built. The
-    cases of both sets fail in that line too, after parsing the lines before it alike: they compile on
-    a PCH of those. Other sets are built, and an error outside the set's lines (bcc's own headers)
-    dooms nothing."""
+    parses the same in any set of those cflags: a set starting with the same lines is not built (its
+    cases compile plain, as they would after its own failed build). Other sets still are, and an error
+    outside the set's lines (bcc's own headers) dooms nothing."""
     import harness.guest.shared_headers as shared_headers
     sock = ["#include <uapi/linux/ptrace.h>", "#include <net/sock.h>"]
     texts = {"a": sock, "b": sock, "c": sock + ["#include <bcc/proto.h>"], "d": sock + ["#include <bcc/proto.h>"],
              "e": sock[:1] + ["#include <linux/fs.h>"], "f": sock[:1] + ["#include <linux/fs.h>"]}
     sharing, cases, builds = _with_builds(tmp_path, monkeypatch, texts, lambda lines, header: FAILED_BUILD.format(
-        header=header) if lines[1:2] == ["#include <net/sock.h>"] else None)
+        header=header) if lines[1] == "#include <net/sock.h>" else None)
     assert len({sharing.plan[n][0] for n in "ace"}) == 3
     prepared = {c["id"]: sharing.before(c) for c in cases}
-    # a's set fails in its line 2: its cases (and c's, doomed) take a PCH of line 1, built for them
-    assert builds == [texts["a"], sock[:1], texts["e"]]
-    before_failing = str(tmp_path / (set_key(sock[:1], []) + ".pch"))
-    assert prepared["a"]["pch"] == prepared["c"]["pch"] == before_failing and prepared["e"]["pch"]
+    assert builds == [texts["a"], texts["e"]]
+    assert "pch" not in prepared["a"] and "pch" not in prepared["c"] and prepared["e"]["pch"]
     assert sharing.failed[sharing.plan["c"][0]].startswith("not built: its first 2 #include lines are those of a "
                                                            "set whose PCH build failed in the last of them")
-    assert sharing.built["a"] == {"pch_build": 2.0, "pch_bytes": 3} and "c" not in sharing.built  # 1.5 failed + 0.5
+    assert sharing.built["a"] == {"pch_build": 1.5} and "c" not in sharing.built
     # the same failure inside bcc's own headers (no line of the set in its chain) dooms nothing
     builds.clear()
     monkeypatch.setattr(shared_headers, "build_pch", lambda clang, cc1, lines, key, workdir, remaps: (
@@ -478,7 +475,7 @@ def test_a_set_that_starts_with_the_lines_a_failed_build_failed_in_is_not_built(
 def test_a_set_with_a_line_a_build_failed_in_tells_from_its_first_case_compiled_plain_whether_to_build(
         tmp_path, monkeypatch):
     """A set holding an #include line that a build failed in is likely to fail too: its first case
-    compiles without the set's PCH first (on a PCH of its lines before that one). Its first error inside one of the set's #include lines is where the set's
+    compiles plain first. Its first error inside one of the set's #include lines is where the set's
     build would stop: not built, and a set starting with the same lines neither. An error in the
     program's own code: built for the rest. A set without such a line is built first, as before."""
     fs, sock, sched = "#include <linux/fs.h>", "#include <net/sock.h>", "#include <linux/sched.h>"
@@ -498,37 +495,24 @@ def test_a_set_with_a_line_a_build_failed_in_tells_from_its_first_case_compiled_
         return case, json.loads((out / "result.json").read_text())["shared_headers"]
     compile_("a", "include/linux/fs.h:2442:1: error: static_assert failed\n")
     assert builds == [[fs]]
-    # c's set [sock, fs] has fs.h: its first case compiles without the set's PCH, on one of the line
-    # before fs.h (here the set [sock] of g and h, built now), and fails in fs.h, its second line
+    # c's set [sock, fs] has fs.h: its first case compiles plain, and fails in fs.h, its second line
     case, note = compile_("c", "In file included from /virtual/main.c:3:\ninclude/linux/fs.h:2442:1: error: "
                                "static_assert failed\n")
-    assert case["pch"].endswith(set_key([sock], []) + ".pch") and builds == [[fs], [sock]]
+    assert "pch" not in case and builds == [[fs]]
     assert note["error"] == ("not built: its first case failed in its #include line 2: include/linux/fs.h:2442:1: "
                              "error: static_assert failed")
-    # the set failed in its line 2: its other cases fail there too, after parsing line 1, so they take
-    # the PCH of line 1 too and parse fs.h themselves
-    case, note = compile_("d", "x")
-    assert case["pch"].endswith(set_key([sock], []) + ".pch") and builds == [[fs], [sock]]
-    assert note["prefix_pch_lines"] == 1 and note["error"].startswith("not built: its first case failed")
-    # f's set starts with the same lines as c's up to where c failed: not built, no first case needed;
-    # it takes the same PCH of line 1
+    assert "pch" not in compile_("d", "x")[0] and builds == [[fs]]
+    # f's set starts with the same lines as c's up to where c failed: not built, no first case needed
     case, note = compile_("f", "x")
-    assert case["pch"].endswith(set_key([sock], []) + ".pch") and builds == [[fs], [sock]]
+    assert "pch" not in case and builds == [[fs]]
     assert note["error"].startswith("not built: its first 2 #include lines are those of a set whose PCH build "
                                     "failed in the last of them: not built: its first case failed in")
-    assert compile_("f2", "x")[0]["pch"].endswith(set_key([sock], []) + ".pch")
-    # e's set [sched, fs]: its first case (on a PCH of [sched]) fails in its own code, so the set is
-    # built after it; both builds are charged to it
+    # e's set [sched, fs]: its first case fails in its own code, so the set is built after it
     case, note = compile_("e", "/virtual/main.c:3:5: error: use of undeclared identifier 'y'\n")
-    assert case["pch"].endswith(set_key([sched], []) + ".pch") and note["pch_build"] == 1.0
-    assert builds == [[fs], [sock], [sched], [sched, fs]] and not (tmp_path / (set_key([sched], []) + ".pch")).exists()
-    assert compile_("e2", "")[0]["pch"].endswith(set_key([sched, fs], []) + ".pch")
-    # [sock] holds no line a build failed in: its PCH, built for d and f, is still there for its own
-    # cases, and goes with the last of them
-    lender = tmp_path / (set_key([sock], []) + ".pch")
-    assert compile_("g", "")[0]["pch"] == str(lender) and len(builds) == 4 and lender.exists()
-    compile_("h", "")
-    assert not lender.exists()
+    assert "pch" not in case and builds == [[fs], [sched, fs]] and note["pch_build"] == 0.5
+    assert compile_("e2", "")[0]["pch"]
+    # [sock] holds no line a build failed in: built before its first case, as ever
+    assert compile_("g", "")[0]["pch"] and builds[-1] == [sock]
 
 
 def test_failing_include_reads_the_first_errors_outermost_line():

@@ -65,11 +65,6 @@ class Sharing:
         self.probing = set()    # sets whose first case compiles plain before any build (after)
         self.chained = {}       # case id: (its chained PCH, the warnings that build printed), while it compiles
         self.chains = options.get("clang_major", 0) >= CHAIN_FROM_CLANG
-        self.own_lines = {}     # set key: its lines (_lines)
-        self.fails_at = {}      # set key: its entry (1-based) a build or first case failed in
-        self.lending = {}       # failed set key: the key of its lines before that entry, whose PCH its cases take
-        self.lent = {}          # that PCH's key: how many cases still take it
-        self.borrowed = {}      # case id: the key of the PCH it takes, while it compiles
         self.left = {}          # cases still to compile per include set: its PCH goes with the last one
         for key, _ in self.plan.values():
             self.left[key] = self.left.get(key, 0) + 1
@@ -100,26 +95,19 @@ class Sharing:
         if key and key not in self.pch and key not in self.failed and flags in self.cc1 and \
                 not self._doomed(key, case.get("cflags", [])):
             lines = self.plan[case["id"]][1]
-            broken = [k for k, line in enumerate(lines, 1) if (flags, line) in self.broken]
-            if key not in self.probing and broken:
+            if key not in self.probing and any((flags, line) in self.broken for line in lines):
                 # a set with a line some build failed in (kernel headers that do not all parse here):
-                # its first case compiles without the set's PCH first (on one of the lines before that
-                # one), and if that fails in the set's headers, a build would fail there too and is
-                # not tried (after)
+                # its first case compiles plain first, and if that fails in the set's headers, a build
+                # would fail there too and is not tried (after)
                 self.probing.add(key)
-                _add(built, self._borrow(case, lines[:broken[0] - 1], 1)[1])
             else:
                 built.update(self._build(key, case.get("cflags", []), self.cc1[flags]))
         if key in self.pch and self.chains:
             built.update(self._chain(case, key, flags))
-        if key in self.failed and flags in self.cc1:
-            _add(built, self._lend(case, key))
         if built:
             self.built[case["id"]] = built
         if case["id"] in self.chained:
             return dict(case, pch=self.chained[case["id"]][0], canon=self.verify)
-        if case["id"] in self.borrowed:
-            return dict(case, pch=self.pch[self.borrowed[case["id"]]], canon=self.verify)
         if key in self.pch:
             return dict(case, pch=self.pch[key], canon=self.verify)
         return dict(case, canon=self.verify and bool(key))
@@ -146,59 +134,21 @@ class Sharing:
         self.chained[case["id"]] = (path, header_warnings(printed), name)
         return {"chain_build": seconds, "chained": len(past)}
 
-    def _lend(self, case, key):
-        """A set whose headers fail to parse here, in its entry k (_build, _failed_in_headers, _doomed):
-        its cases fail there as well, after parsing the entries before it. Those parse alike in every
-        program of these cflags, so its cases compile on a PCH of them (the PCH of a set of those
-        lines, or one built for them) and parse only the rest, the failing header included, whose
-        errors clang prints as before."""
-        if key not in self.lending:
-            lines = self.plan[case["id"]][1][:max(self.fails_at.get(key, 0) - 1, 0)]
-            self.lending[key], built = self._borrow(case, lines, self.left[key])
-            return built
-        if self.lending[key]:
-            self.borrowed[case["id"]] = self.lending[key]
-        return {}
-
-    def _borrow(self, case, lines, count):
-        """The case takes the PCH of `lines` (up to their last #include), built now if need be, and
-        `count` cases in all will: (its key, or '' when there is none; the build's timings)."""
-        while lines and not lines[-1].startswith("#include"):
-            lines = lines[:-1]
-        if not lines:
-            return "", {}
-        cflags = case.get("cflags", [])
-        lender, built = set_key(lines, cflags), {}
-        if lender not in self.pch and lender not in self.failed:
-            built = self._build(lender, cflags, self.cc1[json.dumps(cflags)], lines)
-        if lender not in self.pch:
-            return "", built
-        self.lent[lender] = self.lent.get(lender, 0) + count
-        self.borrowed[case["id"]] = lender
-        return lender, built
-
     def skip(self, case):
         """A case another shard compiles (runner.claim): it no longer needs its include set's PCH here."""
         key = (self.plan.get(case["id"]) or ("",))[0]
         if key:
             self.left[key] -= 1
             self._drop_when_done(key)
-            self._give_back(self.lending.get(key))
-
-    def _give_back(self, lender):
-        if lender:
-            self.lent[lender] -= 1
-            self._drop_when_done(lender)
 
     def _drop_when_done(self, key):
-        """The PCH goes with its set's last case (an untrusted compile's /tmp is capped), and with the
-        last case of a failed set that takes it (_lend): into `keep` when asked (a set's only), else
-        removed; one taken as built is the job's input and stays."""
-        if not self.left.get(key) and not self.lent.get(key) and key in self.pch:
+        """The PCH goes with its set's last case (an untrusted compile's /tmp is capped): into `keep`
+        when asked, else removed; one taken as built is the job's input and stays."""
+        if not self.left[key] and key in self.pch:
             path = self.pch.pop(key)
             if key in self.prebuilt:
                 return
-            if self.keep and key in self.left:
+            if self.keep:
                 os.makedirs(self.keep, exist_ok=True)
                 shutil.move(path, os.path.join(self.keep, key + ".pch"))
                 with open(os.path.join(self.keep, key + ".json"), "w") as f:
@@ -215,14 +165,10 @@ class Sharing:
         if case.get("pch") and key in self.prebuilt:
             note["prebuilt"] = True     # built by the cell's cases' compile
         note.update(self.built.pop(case["id"], {}))
-        chain, lender = self.chained.pop(case["id"], None), self.borrowed.pop(case["id"], None)
+        chain = self.chained.pop(case["id"], None)
         if case.get("pch"):
             pchs = [case["pch"]] + ([self.pch[key]] if chain else [])
-            if lender:
-                warned = self._as_in_program(case, lender, self.warned.get(lender, []), None)
-                note["prefix_pch_lines"] = len(self._lines(lender))
-            else:
-                warned = self._as_in_program(case, key, self.warned.get(key, []), chain)
+            warned = self._as_in_program(case, key, self.warned.get(key, []), chain)
             if warned:
                 note["header_warnings"] = len(warned)
             failed = not _compiled(case_out)
@@ -236,7 +182,6 @@ class Sharing:
                 note.update(self._unshared(case, case_out, arg, timeout, warned, keep=redo))
             if chain:
                 os.remove(chain[0])
-            self._give_back(lender)
         else:
             flags = json.dumps(case.get("cflags", []))
             if flags not in self.cc1:
@@ -244,22 +189,21 @@ class Sharing:
                     cc1 = cc1_args(f.read())
                 if cc1 is not None:
                     self.cc1[flags] = cc1
-        if key not in self.pch:     # compiled without its set's PCH: the set's probe, or a case its build waited for
-            if key in self.probing and key not in self.failed:
+            if key in self.probing and key not in self.pch and key not in self.failed:
                 self._failed_in_headers(case, case_out, key)
-            if key not in self.failed and self.left[key]:
-                _add(note, self._build(key, case.get("cflags", []), self.cc1.get(json.dumps(case.get("cflags", [])))))
+            if key not in self.pch and key not in self.failed and self.left[key]:
+                note.update(self._build(key, case.get("cflags", []), self.cc1.get(flags)))
             if key in self.failed:
                 note["error"] = self.failed[key]
         self._drop_when_done(key)
         _note(case_out, note)
 
-    def _build(self, key, cflags, cc1, lines=None):
+    def _build(self, key, cflags, cc1):
         if cc1 is None:         # no compile of these cflags printed one yet: a later case may
             return {}
-        if self._doomed(key, cflags, lines):
+        if self._doomed(key, cflags):
             return {}
-        lines, prefixes = self._prefixes(key, cflags, lines)
+        lines, prefixes = self._prefixes(key, cflags)
         os.makedirs(self.work, exist_ok=True)
         if self.remaps is None:
             self.remaps = self._virtual_files()
@@ -270,7 +214,6 @@ class Sharing:
             if k:
                 self.doomed[prefixes[k - 1]] = error
                 self.broken.add((json.dumps(cflags), lines[k - 1]))
-                self.fails_at[key] = k
             return {"pch_build": seconds}
         self.pch[key] = path
         self.warned[key] = header_warnings(printed)
@@ -288,27 +231,22 @@ class Sharing:
         return warned
 
     def _lines(self, key):
-        """A set's lines: a planned set's, or those a failed set's cases take a PCH of (_lend)."""
-        if key not in self.own_lines:
-            self.own_lines[key] = next(v[1] for v in self.plan.values() if v[0] == key)
-        return self.own_lines[key]
+        """An include set's lines."""
+        return next(v[1] for v in self.plan.values() if v[0] == key)
 
-    def _prefixes(self, key, cflags, lines=None):
+    def _prefixes(self, key, cflags):
         """An include set's lines, and the key of each of its prefixes (1 line, 2 lines, ...)."""
-        if lines is not None:
-            self.own_lines[key] = lines
         lines = self._lines(key)
         return lines, [set_key(lines[:k], cflags) for k in range(1, len(lines) + 1)]
 
-    def _doomed(self, key, cflags, lines=None):
+    def _doomed(self, key, cflags):
         """True (and the set failed) when the set starts with the lines up to where another set's build
         failed, or its first case's compile did (_failed_in_headers)."""
-        _, prefixes = self._prefixes(key, cflags, lines)
+        _, prefixes = self._prefixes(key, cflags)
         doomed = [k for k, prefix in enumerate(prefixes, 1) if prefix in self.doomed]
         if doomed:
             self.failed[key] = "not built: its first %d #include lines are those of a set whose PCH build " \
                                "failed in the last of them: %s" % (doomed[0], self.doomed[prefixes[doomed[0] - 1]])
-            self.fails_at[key] = doomed[0]
         return bool(doomed)
 
     def _failed_in_headers(self, case, case_out, key):
@@ -326,7 +264,6 @@ class Sharing:
             return
         k = at.index(where[1]) + 1
         self.failed[key] = "not built: its first case failed in its #include line %d: %s" % (k, error)
-        self.fails_at[key] = k
         self.doomed[set_key(lines[:k], case.get("cflags", []))] = self.failed[key]
         self.broken.add((json.dumps(case.get("cflags", [])), lines[k - 1]))
 
@@ -397,12 +334,6 @@ class Sharing:
             note["differs"] = difference
         shutil.rmtree(plain_out)
         return note
-
-
-def _add(timings, more):
-    """Add the timings of another step (a failed build and the build after it) to those a case has."""
-    for name, value in more.items():
-        timings[name] = timings.get(name, 0) + value if name in SHARING_TIMINGS else value
 
 
 def _compiled(out):
