@@ -9,7 +9,7 @@ uses is covered. Nothing boots: the compile runs on the host, in the rewriter's 
 One compile per cell with --share-headers=verify, so both variants alternate within one run: each case
 that shares a PCH is compiled with it, then at once without it (guest/shared_headers.py). It prints,
 per case, bcc's compile time (the runner's `compile` timing) without and with sharing and their ratio;
-per cell, the sums (the PCH builds, chained ones too, are charged to sharing), their ratio and the fidelity count: cases
+per cell, the sums (the PCH builds are charged to sharing), their ratio and the fidelity count: cases
 byte-identical with and without (rewritten text and diagnostics, instructions, maps), and of those the
 programs that fail to compile (with a diagnostic clang may typo-correct, whose unshared result is kept
 by rule; or another, whose shared result is kept), cases that differ (their unshared result is kept),
@@ -63,8 +63,7 @@ def case_rows(out: Path):
             without, shared = compiled, compiled + note["shared_compile"]
         else:
             without = shared = compiled
-        built = (note.get("pch_build") or 0.0) + (note.get("chain_build") or 0.0)
-        rows.append((path.parent.name, without, shared, built, note))
+        rows.append((path.parent.name, without, shared, note.get("pch_build", 0.0) or 0.0, note))
     return rows
 
 
@@ -108,8 +107,6 @@ def main() -> int:
             for name, without, shared, build, note in rows:
                 state = ("identical" if note.get("verified") else f"DIFFERS ({note['differs']})"
                          if note.get("differs") else "built the PCH" if build else "not shared")
-                if note.get("chained"):
-                    state += f" (chained PCH of {note['chained']} more line(s), built in {note['chain_build']:.2f} s)"
                 print(f"{name[:48]:48} {without:8.2f} {shared:8.2f} {shared / without if without else 0:6.2f}  {state}")
             total_without = sum(r[1] for r in rows)
             total_with = sum(r[2] for r in rows)

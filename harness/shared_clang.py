@@ -38,12 +38,6 @@ def clang_package(rewriter: Image) -> Optional[Tuple[str, str]]:
     return (f"clang-{m.group(1)}", version) if version else None
 
 
-def clang_major(rewriter: Image) -> int:
-    """The major version of the clang matching the image's libclang-cpp (0 when none)."""
-    found = clang_package(rewriter)
-    return int(found[0].split("-")[1]) if found else 0
-
-
 def installed_version(status: Path, package: str) -> str:
     """A package's version in a dpkg status file ('' when absent)."""
     try:

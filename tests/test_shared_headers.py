@@ -226,8 +226,8 @@ def compile_verified(tmp_path, files, untrusted=False, cell="bcc-0.26@linux-6.1"
 def test_shared_headers_compile_byte_identical(tmp_path):
     """Three cases with one include set in bcc-0.26@linux-6.1: a stub compile gives bcc's cc1 line, the
     first case waits for the PCH's build, and all three compile with it and again without it,
-    byte-identical. A fourth starts with the same #include and has two more, parsed after the PCH
-    (clang 14 makes no chained PCH: CHAIN_FROM_CLANG). Needs the images (cached) and root."""
+    byte-identical. A fourth starts with the same #include and has two more, which its compile parses
+    after the PCH, byte-identical too. Needs the images (cached) and root."""
     out, notes = compile_verified(tmp_path, [ROOT / "cases/seed/count_sched.c", ROOT / "cases/talk/count_sched_prev_pid.c",
                                              ROOT / "cases/talk/count_sched_manual_read.c",
                                              ROOT / "cases/indirection/member_of_member_dot.c"])
@@ -237,28 +237,7 @@ def test_shared_headers_compile_byte_identical(tmp_path):
                  "indirection__member_of_member_dot"):
         assert notes[name]["used"] and notes[name]["verified"], notes[name]
         assert "-include-pch" in (out / name / "compile.log").read_text().splitlines()[0]
-    past = notes["indirection__member_of_member_dot"]
-    assert past["key"] == first["key"] and "chained" not in past and "chain_build" not in past, past
-
-
-@pytest.mark.vm
-def test_with_clang_21_a_case_past_its_set_compiles_on_a_chained_pch_byte_identical(tmp_path):
-    """bcc-0.37 links clang 21: a case whose #include lines go past its set's compiles on a chained PCH
-    of the rest, built on the set's, byte-identical to its compile without any PCH; and so does a tool
-    whose chain (net/sock.h on [ptrace, limits, sched]) made clangs 11, 14 and 19 lose the macro `min`.
-    Needs the images (cached) and root."""
-    tools = ROOT / "cases/tools/bcc-0.26"
-    out, notes = compile_verified(tmp_path, [ROOT / "cases/seed/count_sched.c", ROOT / "cases/talk/count_sched_prev_pid.c",
-                                             ROOT / "cases/indirection/member_of_member_dot.c"],
-                                  cell="bcc-0.37@linux-6.1")
-    chained = notes["indirection__member_of_member_dot"]
-    assert chained["chained"] == 2 and chained["chain_build"] > 0 and chained["verified"], chained
-    assert chained["key"] == notes["seed__count_sched"]["key"]
-    assert "/chain-" in (out / "indirection__member_of_member_dot" / "compile.log").read_text().splitlines()[0]
-    (tmp_path / "tools").mkdir()
-    _, notes = compile_verified(tmp_path / "tools", [tools / "sofdsnoop.c", tools / "statsnoop.c",
-                                                     tools / "shmsnoop.c"], untrusted=True, cell="bcc-0.37@linux-6.1")
-    assert notes["tools__bcc-0.26__sofdsnoop"]["chained"] == 2 and notes["tools__bcc-0.26__sofdsnoop"]["verified"]
+    assert notes["indirection__member_of_member_dot"]["key"] == first["key"]
 
 
 def test_shards_keep_include_groups_together_where_balance_allows():
@@ -724,52 +703,11 @@ def test_verify_keeps_the_unshared_result_of_a_program_that_compiles_both_ways_b
     assert kept["timings"] == {"compile": 0.9, "shared_compile": 0.3}
 
 
-def test_a_case_whose_includes_go_past_its_set_compiles_on_a_chained_pch_of_the_rest(tmp_path, monkeypatch):
-    """No other case starts with all of c's #include lines: it shares [ptrace, sched] with a and b, and
-    the rest ([sock, fs]) gets a chained PCH built on that set's, used by c's compile alone and removed
-    after it; its build is charged to c. A case whose lines are all its set's (a) has nothing to chain.
-    A chain that fails in a line (f's fs.h) leaves its case on the set's PCH, and a later chain holding
-    that line (g's) is not tried."""
-    ptrace, sched = "#include <uapi/linux/ptrace.h>", "#include <linux/sched.h>"
-    sock, fs = "#include <net/sock.h>", "#include <linux/fs.h>"
-    texts = {"a": [ptrace, sched], "b": [ptrace, sched], "c": [ptrace, sched, sock, fs], "f": [ptrace, sched, fs],
-             "g": [ptrace, sched, "#include <linux/mm.h>", fs]}
-    sharing, cases, builds = _with_builds(tmp_path, monkeypatch, texts, lambda lines, header: (
-        "In file included from %s:1:\ninclude/linux/fs.h:2442:1: error: static_assert failed\n" % header
-        if lines[0] == fs else None))
-    base = sharing.plan["a"][0] + ".pch"
-    assert all(sharing.plan[n][1] == [ptrace, sched] for n in texts)
-    assert not sharing.chains       # a clang before CHAIN_FROM_CLANG, or one not named
-    assert Sharing(str(tmp_path), {"clang": "/c", "clang_major": 21}, cases, None, None).chains
-    assert not Sharing(str(tmp_path), {"clang": "/c", "clang_major": 19}, cases, None, None).chains
-    sharing.chains = True
 
-    def compile_(name):
-        case = sharing.before(dict(next(c for c in cases if c["id"] == name)))
-        out = tmp_path / "out" / name
-        out.mkdir(parents=True)
-        (out / "compile.log").write_text(CC1 + "\n")
-        (out / "result.json").write_text(json.dumps({"compiled": True, "timings": {"compile": 0.2}}))
-        sharing.after(case, str(out), None, 10)
-        return case, json.loads((out / "result.json").read_text())
-    case, result = compile_("a")
-    assert case["pch"].endswith(base) and builds == [[ptrace, sched]] and "chained" not in result["shared_headers"]
-    case, result = compile_("c")
-    assert builds[1] == ("on", base, [sock, fs], [ptrace, sched, sock, fs])
-    assert os.path.basename(case["pch"]).startswith("chain-") and not os.path.exists(case["pch"])
-    assert result["shared_headers"]["chained"] == 2 and result["timings"]["chain_build"] == 0.5
-    case, result = compile_("f")
-    assert builds[2] == ("on", base, [fs], [ptrace, sched, fs]) and case["pch"].endswith(base)
-    assert result["shared_headers"]["chain_error"] and "chained" not in result["shared_headers"]
-    case, result = compile_("g")
-    assert len(builds) == 3 and case["pch"].endswith(base) and "chain_build" not in result["shared_headers"]
-    case, _ = compile_("b")
-    assert case["pch"].endswith(base) and not (tmp_path / base).exists()     # gone with the set's last case
-
-
-# what clang 11 printed for a warning inside nfsslower's chained build in bcc-0.18@linux-5.10 (the
-# chain: the KBUILD_MODNAME guard, then linux/nfs_fs.h at the program's line 13)
-CHAIN_WARNING = """In file included from /tmp/shared-headers/chain-3f0c.h:4:
+# the shape of what clang 11 printed for a warning in nfsslower's headers in bcc-0.18@linux-5.10, had the
+# PCH's set been its last two entries (the KBUILD_MODNAME guard, then linux/nfs_fs.h at the program's
+# line 13): its header's name made up
+SET_WARNING = """In file included from /tmp/shared-headers/3f0c77a1e6d4b2c5.h:4:
 In file included from include/linux/nfs_fs.h:31:
 include/linux/sunrpc/xdr.h:749:10: warning: result of comparison of constant 4611686018427387903 with expression of type '__u32' (aka 'unsigned int') is always false [-Wtautological-constant-out-of-range-compare]
         if (len > SIZE_MAX / sizeof(*p))
@@ -783,10 +721,10 @@ def test_a_builds_warning_reads_as_the_programs_compile_prints_it():
     verify sets it aside); a block of bcc's own headers, or of another header, is left as it was."""
     from harness.guest.pch_fidelity import in_program
     guard = '#ifndef KBUILD_MODNAME\n#define KBUILD_MODNAME "bcc"\n#endif'
-    block = in_program(CHAIN_WARNING, "chain-3f0c", [guard, "#include <linux/nfs_fs.h>"], [12, 13])
-    assert block == CHAIN_WARNING.replace("/tmp/shared-headers/chain-3f0c.h:4:", "/virtual/main.c:13:")
-    assert in_program(CHAIN_WARNING, "other", [guard, "#include <linux/nfs_fs.h>"], [12, 13]) == CHAIN_WARNING
-    assert in_program(PCH_WARNINGS, "chain-3f0c", ["#include <linux/nfs_fs.h>"], [13]) == PCH_WARNINGS
+    block = in_program(SET_WARNING, "3f0c77a1e6d4b2c5", [guard, "#include <linux/nfs_fs.h>"], [12, 13])
+    assert block == SET_WARNING.replace("/tmp/shared-headers/3f0c77a1e6d4b2c5.h:4:", "/virtual/main.c:13:")
+    assert in_program(SET_WARNING, "other", [guard, "#include <linux/nfs_fs.h>"], [12, 13]) == SET_WARNING
+    assert in_program(PCH_WARNINGS, "3f0c77a1e6d4b2c5", ["#include <linux/nfs_fs.h>"], [13]) == PCH_WARNINGS
 
 
 # what clang 11 printed compiling bcc-0.26's xfsdist in bcc-0.18@linux-7.2 (recorded; its error has no
@@ -818,18 +756,3 @@ def test_an_error_right_after_a_warning_in_its_header_shares_that_warnings_inclu
     header = "/tmp/shared-headers/k.h"
     assert failing_include(SAME_HEADER.replace("/virtual/main.c:6:", header + ":2:"), header) == 2
 
-
-def test_a_chained_builds_warning_naming_its_headers_absolute_is_set_aside(tmp_path):
-    """A chained PCH's build finds the headers past its base by the paths the base stored, absolute
-    (bcc-0.37@linux-6.1's tcpcong, clang 21): its warning block is set aside from a plain compile's log,
-    which names them relative to bcc's working directory, as the program's compile prints it."""
-    from harness.guest.pch_fidelity import in_program
-    cwd = "/usr/src/linux-headers-6.1.0-50-common"
-    plain_block = CHAIN_WARNING.replace("/tmp/shared-headers/chain-3f0c.h:4:", "/virtual/main.c:13:")
-    built = CHAIN_WARNING.replace("include/linux/", cwd + "/include/linux/")
-    warned = [in_program(built, "chain-3f0c", ['#ifndef X\n#define X 1\n#endif', "#include <linux/nfs_fs.h>"],
-                         [12, 13])]
-    shared = _out(tmp_path / "shared", CC1 + "\nint x;\n")
-    plain = _out(tmp_path / "plain", CC1 + "\n" + plain_block + "int x;\n1 warning generated.\n")
-    assert differs(shared, plain, warned) == ""
-    assert differs(shared, plain, [built]) == "compile.log"     # not as the program's compile prints it

@@ -235,7 +235,7 @@ def enable_shared_headers(inp: Path, rewriter: Image, verify: bool, keep: bool =
     shutil.copy(shared_clang.binary(image.path), inp / "clang" / "clang")
     job = json.loads((inp / "job.json").read_text())
     job["share_headers"] = {"clang": "/run/harness/in/clang/clang", "verify": verify,
-                            "workdir": "/tmp/shared-headers", "clang_major": shared_clang.clang_major(rewriter)}
+                            "workdir": "/tmp/shared-headers"}
     if keep:
         job["share_headers"]["keep"] = f"/run/harness/out/{KEPT_IN_OUT}"
     if prebuilt is not None and prebuilt.is_dir():

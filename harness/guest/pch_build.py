@@ -33,9 +33,8 @@ def cc1_args(log_text):
     return None
 
 
-def pch_argv(clang, cc1, remaps, header, out, base=None):
-    """A PCH build with the options of bcc's compile: same parse, other action, input and output. On a
-    `base` PCH, clang writes a chained PCH: only what the header adds, and a reference to the base."""
+def pch_argv(clang, cc1, remaps, header, out):
+    """A PCH build with the options of bcc's compile: same parse, other action, input and output."""
     args = list(cc1)
     if "-o" not in args or args[-3:-1] != ["-x", "c"]:
         raise ValueError("unexpected cc1 line shape: ... %s" % " ".join(args[-4:]))
@@ -46,9 +45,8 @@ def pch_argv(clang, cc1, remaps, header, out, base=None):
     remap_args = []
     for virtual, real in remaps:
         remap_args += ["-remap-file", "%s;%s" % (virtual, real)]
-    chain = ["-include-pch", base] if base else []
-    return [clang, "-cc1"] + args + remap_args + chain + ["-fmodules-embed-all-files", "-emit-pch", "-o", out,
-                                                          "-x", "c-header", header]
+    return [clang, "-cc1"] + args + remap_args + ["-fmodules-embed-all-files", "-emit-pch", "-o", out,
+                                                  "-x", "c-header", header]
 
 
 def compile_dir(cc1):
@@ -100,16 +98,15 @@ def set_header(workdir, key):
     return os.path.join(workdir, "%s.h" % key)
 
 
-def build_pch(clang, cc1, lines, key, workdir, remaps, base=None, checked=None):
-    """Build one include set's PCH (on `base`: chained, of `lines` past it, with the guard checks of
-    the `checked` lines, the whole set); returns (path, seconds, error, what clang printed)."""
+def build_pch(clang, cc1, lines, key, workdir, remaps):
+    """Build one include set's PCH; returns (path, seconds, error, what clang printed)."""
     header = set_header(workdir, key)
     with open(header, "w") as f:
-        f.write("\n".join(list(lines) + guard_checks(lines if checked is None else checked)) + "\n")
+        f.write("\n".join(list(lines) + guard_checks(lines)) + "\n")
     out = os.path.join(workdir, "%s.pch" % key)
     t0 = time.monotonic()
     try:
-        argv = pch_argv(clang, cc1, remaps, header, out, base)
+        argv = pch_argv(clang, cc1, remaps, header, out)
         proc = subprocess.run(argv, cwd=compile_dir(cc1), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               universal_newlines=True, timeout=300)
     except (ValueError, OSError, subprocess.SubprocessError) as e:

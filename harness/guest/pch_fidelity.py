@@ -62,10 +62,10 @@ def differs(shared_out, plain_out, warned=()):
         log = read("compile.log") or b""
         log = b"\n".join(line for line in log.split(b"\n") if not line.startswith(b"clang -cc1 ")
                          and not (warned and COUNT.match(line.decode(errors="replace"))))
-        relative = (lambda text: text.replace(cwd.encode() + b"/", b"")) if cwd else (lambda text: text)
-        log = relative(log)
-        for block in warned:        # spelled as the log is: a chained PCH's build names headers absolute
-            log = log.replace(relative(block.encode()), b"")
+        for block in warned:
+            log = log.replace(block.encode(), b"")
+        if cwd:
+            log = log.replace(cwd.encode() + b"/", b"")
         log = SCRATCH.sub(lambda m: b"<scratch space>" + re.sub(rb"\n *\d+ \|", b"\n |", m.group(1) or b""), log)
         result = json.loads(read("result.json") or b"{}")
         return [("compile.log", log), ("compiled", result.get("compiled")),
@@ -110,7 +110,7 @@ def typo_correctable(out):
         return True
 
 
-def pch_may_correct(out, pchs):
+def pch_may_correct(out, pch):
     """False when no typo-correctable diagnostic can be answered otherwise without the PCH: each is a
     name looked up unqualified (UNQUALIFIED: the correction searches the PCH's identifiers too), or a
     missing member of a record whose name the PCH does not hold (bcc's tables, `dist_table_t` and the
@@ -118,7 +118,7 @@ def pch_may_correct(out, pchs):
     offer, was parsed in this compile, PCH or not). A PCH keeps each identifier it declares as plain
     bytes in its identifier table (only embedded file contents are compressed), so a name absent from
     its bytes is declared nowhere in it; a name found anywhere, even inside a longer one, counts as
-    held. `pchs`: the PCH the compile took and, for a chained one, its base."""
+    held."""
     names = set()
     try:
         with open(os.path.join(out, "compile.log"), errors="replace") as f:
@@ -131,10 +131,8 @@ def pch_may_correct(out, pchs):
                 names.add(member.group(1).encode())
         if not names:
             return False
-        held = b""
-        for pch in pchs:
-            with open(pch, "rb") as f:
-                held += f.read() + b"\0"
+        with open(pch, "rb") as f:
+            held = f.read()
     except OSError:
         return True
     return any(name in held for name in names)

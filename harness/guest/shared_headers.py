@@ -26,13 +26,7 @@ from pch_fidelity import differs, in_program, pch_may_correct, typo_correctable
 STUB = "int harness_cc1_stub(void *ctx) { return 0; }\n"
 STUB_TIMEOUT = 300
 # the work sharing adds to a case's timings (_note)
-SHARING_TIMINGS = ("cc1_stub", "pch_build", "chain_build", "unshared_compile", "shared_compile")
-# Chained PCHs from this clang on. Before it, an identifier a chained PCH holds hides a macro of the
-# same name from the PCH it is built on (clang looks a name up in the newest PCH holding it and stops
-# there; llvm-project PR 135471, "an identifier hiding a function-like macro definition", is in clang
-# 21): bcc-0.26's sofdsnoop, whose net/sock.h chained on [ptrace, limits, sched] left `min` undefined,
-# in clangs 11, 14 and 19 alike (docs/findings/beyond-shared-headers.md section 14).
-CHAIN_FROM_CLANG = 21
+SHARING_TIMINGS = ("cc1_stub", "pch_build", "unshared_compile", "shared_compile")
 
 
 class Sharing:
@@ -49,12 +43,11 @@ class Sharing:
         self.verify = bool(options.get("verify"))
         self.work = options.get("workdir", "/tmp/shared-headers")
         self.fork_child, self.wait_child = fork_child, wait_child
-        entries, self.entry_lines, self.full = [], {}, {}
+        entries, self.entry_lines = [], {}
         for case in cases:
             with open(os.path.join(inp, case["file"])) as f:
                 text = f.read()
-            self.full[case["id"]] = include_lines(text)
-            entries.append((case["id"], self.full[case["id"]], case.get("cflags", [])))
+            entries.append((case["id"], include_lines(text), case.get("cflags", [])))
             self.entry_lines[case["id"]] = include_entry_lines(text)
         self.plan = plan(entries)
         self.pch, self.failed, self.cc1, self.built, self.remaps = {}, {}, {}, {}, None
@@ -63,8 +56,6 @@ class Sharing:
         self.doomed = {}        # set_key of the lines up to a failed build's failing #include: its error
         self.broken = set()     # (cflags, #include line) a PCH build or a first case failed in
         self.probing = set()    # sets whose first case compiles plain before any build (after)
-        self.chained = {}       # case id: (its chained PCH, the warnings that build printed), while it compiles
-        self.chains = options.get("clang_major", 0) >= CHAIN_FROM_CLANG
         self.left = {}          # cases still to compile per include set: its PCH goes with the last one
         for key, _ in self.plan.values():
             self.left[key] = self.left.get(key, 0) + 1
@@ -102,37 +93,11 @@ class Sharing:
                 self.probing.add(key)
             else:
                 built.update(self._build(key, case.get("cflags", []), self.cc1[flags]))
-        if key in self.pch and self.chains:
-            built.update(self._chain(case, key, flags))
         if built:
             self.built[case["id"]] = built
-        if case["id"] in self.chained:
-            return dict(case, pch=self.chained[case["id"]][0], canon=self.verify)
         if key in self.pch:
             return dict(case, pch=self.pch[key], canon=self.verify)
         return dict(case, canon=self.verify and bool(key))
-
-    def _chain(self, case, key, flags):
-        """A case whose #include lines go past its set's (no other case starts with all of them) gets
-        a chained PCH of the rest, built on the set's: clang parses those headers once, in the build,
-        instead of three times in bcc's compile. A set line a build failed in is not tried again."""
-        full, lines = self.full[case["id"]], self.plan[case["id"]][1]
-        past = full[len(lines):]
-        if not past or flags not in self.cc1 or any((flags, line) in self.broken for line in past):
-            return {}
-        if self.remaps is None:
-            self.remaps = self._virtual_files()
-        name = "chain-" + set_key(full, case.get("cflags", []))
-        path, seconds, error, printed = build_pch(self.clang, self.cc1[flags], past, name, self.work,
-                                                  self.remaps, base=self.pch[key], checked=full)
-        os.remove(set_header(self.work, name))
-        if error:
-            k = entry_at(past, failing_include(printed, set_header(self.work, name)))
-            if k:
-                self.broken.add((flags, past[k - 1]))
-            return {"chain_build": seconds, "chain_error": error}
-        self.chained[case["id"]] = (path, header_warnings(printed), name)
-        return {"chain_build": seconds, "chained": len(past)}
 
     def skip(self, case):
         """A case another shard compiles (runner.claim): it no longer needs its include set's PCH here."""
@@ -165,23 +130,19 @@ class Sharing:
         if case.get("pch") and key in self.prebuilt:
             note["prebuilt"] = True     # built by the cell's cases' compile
         note.update(self.built.pop(case["id"], {}))
-        chain = self.chained.pop(case["id"], None)
         if case.get("pch"):
-            pchs = [case["pch"]] + ([self.pch[key]] if chain else [])
-            warned = self._as_in_program(case, key, self.warned.get(key, []), chain)
+            warned = self._as_in_program(case, key)
             if warned:
                 note["header_warnings"] = len(warned)
             failed = not _compiled(case_out)
             redo = failed and typo_correctable(case_out)
-            if redo and not pch_may_correct(case_out, pchs):
+            if redo and not pch_may_correct(case_out, case["pch"]):
                 redo = False
                 note["typo_local"] = True   # the PCH cannot change what a correction finds
             if failed:
                 note["failed"] = True
             if self.verify or redo:
                 note.update(self._unshared(case, case_out, arg, timeout, warned, keep=redo))
-            if chain:
-                os.remove(chain[0])
         else:
             flags = json.dumps(case.get("cflags", []))
             if flags not in self.cc1:
@@ -219,16 +180,12 @@ class Sharing:
         self.warned[key] = header_warnings(printed)
         return {"pch_build": seconds, "pch_bytes": os.path.getsize(path)}
 
-    def _as_in_program(self, case, key, warned, chain):
-        """The warnings the build of set `key` (and the case's chained build) printed, as the case's
-        plain compile prints them: where a warning's header came in by one of the set's #include
-        lines, clang names that line of the build's header there, of the program here."""
+    def _as_in_program(self, case, key):
+        """The warnings the set's build printed, as the case's plain compile prints them: where a
+        warning's header came in by one of the set's #include lines, clang names that line of the
+        build's header there, of the program here."""
         lines, at = self._lines(key), self.entry_lines[case["id"]]
-        warned = [in_program(b, key, lines, at) for b in warned]
-        if chain:
-            warned += [in_program(b, chain[2], self.full[case["id"]][len(lines):], at[len(lines):])
-                       for b in chain[1]]
-        return warned
+        return [in_program(block, key, lines, at) for block in self.warned.get(key, [])]
 
     def _lines(self, key):
         """An include set's lines."""
