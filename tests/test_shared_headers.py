@@ -563,6 +563,19 @@ def test_a_header_path_spelled_absolute_by_the_pch_is_not_a_difference(tmp_path)
     assert differs(shared, plain) == "compile.log"
 
 
+def test_a_line_of_clangs_predefines_is_not_a_difference(tmp_path):
+    """Recorded from xdp_packet_bounds in bcc-0.18@linux-7.2: with -include-pch the predefines buffer
+    has a line more, so a note on `__seg_gs` (defined there) names line 310 shared, 309 plain. The
+    macro's own text still counts."""
+    note = ("arch/x86/include/asm/percpu.h:45:31: note: expanded from macro '__percpu_seg_override'\n"
+            "<built-in>:{}:33: note: expanded from here\n#define __seg_gs __attribute__((address_space({})))\n")
+    shared = _out(tmp_path / "shared", CC1 + "\n" + note.format(310, 256))
+    plain = _out(tmp_path / "plain", CC1 + "\n" + note.format(309, 256))
+    assert differs(shared, plain) == ""
+    (plain / "compile.log").write_text(CC1 + "\n" + note.format(309, 257))
+    assert differs(shared, plain) == "compile.log"
+
+
 @pytest.mark.vm
 def test_untrusted_programs_share_a_pch_built_inside_their_sandbox(tmp_path):
     """Imported tools are untrusted: they compile in the untrusted sandbox, and so does their PCH (built

@@ -12,8 +12,9 @@ import re
 from include_sets import entry_at
 from pch_build import COUNT, cc1_args, compile_dir
 
-# a location in clang's scratch space, with the numbered source line clang 19 prints after it
-SCRATCH = re.compile(rb"<scratch space>:\d+:\d+(:[^\n]*\n(?: *\d+ \|)?)?")
+# a location in one of clang's own buffers (scratch space, the predefines), with the numbered source
+# line clang 19 prints after it
+SYNTHETIC = re.compile(rb"<(scratch space|built-in)>:\d+:\d+(:[^\n]*\n(?: *\d+ \|)?)?")
 
 
 def canonical_program(b, lib, names):
@@ -49,9 +50,11 @@ def differs(shared_out, plain_out, warned=()):
       counts them;
     - how a header's path is spelled in a diagnostic's notes: a PCH stores the absolute path
       (/usr/src/linux-headers-X/include/linux/minmax.h) where a plain parse prints it relative to bcc's
-      working directory (include/linux/minmax.h), and `<scratch space>` (macro pastes) line numbers,
-      in the location and in the numbered source line clang 19 prints under it, which count what was
-      pasted since the parse began, the PCH's part included."""
+      working directory (include/linux/minmax.h), and the line numbers of clang's own buffers, in the
+      location and in the numbered source line clang 19 prints under it: `<scratch space>` (macro
+      pastes) counts what was pasted since the parse began, the PCH's part included, and `<built-in>`
+      (the predefines, where `__seg_gs` is defined) has a line more with -include-pch (bcc-0.18@linux-7.2:
+      "<built-in>:310:33: note: expanded from here" shared, 309 plain)."""
     def facts(out, cwd):
         def read(name):
             try:
@@ -66,7 +69,7 @@ def differs(shared_out, plain_out, warned=()):
             log = log.replace(block.encode(), b"")
         if cwd:
             log = log.replace(cwd.encode() + b"/", b"")
-        log = SCRATCH.sub(lambda m: b"<scratch space>" + re.sub(rb"\n *\d+ \|", b"\n |", m.group(1) or b""), log)
+        log = SYNTHETIC.sub(lambda m: b"<%s>" % m.group(1) + re.sub(rb"\n *\d+ \|", b"\n |", m.group(2) or b""), log)
         result = json.loads(read("result.json") or b"{}")
         return [("compile.log", log), ("compiled", result.get("compiled")),
                 ("error", result.get("error")), ("instructions and maps", read("canonical.json"))]
