@@ -184,16 +184,12 @@ class Sharing:
         """The warnings the set's build printed, as the case's plain compile prints them: where a
         warning's header came in by one of the set's #include lines, clang names that line of the
         build's header there, of the program here."""
-        lines, at = self._lines(key), self.entry_lines[case["id"]]
+        lines, at = self.plan[case["id"]][1], self.entry_lines[case["id"]]
         return [in_program(block, key, lines, at) for block in self.warned.get(key, [])]
-
-    def _lines(self, key):
-        """An include set's lines."""
-        return next(v[1] for v in self.plan.values() if v[0] == key)
 
     def _prefixes(self, key, cflags):
         """An include set's lines, and the key of each of its prefixes (1 line, 2 lines, ...)."""
-        lines = self._lines(key)
+        lines = [v[1] for v in self.plan.values() if v[0] == key][0]
         return lines, [set_key(lines[:k], cflags) for k in range(1, len(lines) + 1)]
 
     def _doomed(self, key, cflags):
