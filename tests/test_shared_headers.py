@@ -769,3 +769,45 @@ def test_an_error_right_after_a_warning_in_its_header_shares_that_warnings_inclu
     header = "/tmp/shared-headers/k.h"
     assert failing_include(SAME_HEADER.replace("/virtual/main.c:6:", header + ":2:"), header) == 2
 
+
+
+def test_a_case_whose_lines_past_its_set_weigh_more_than_the_set_gets_a_pch_of_all_its_lines(tmp_path, monkeypatch):
+    """bcc parses the headers past a PCH in each of its three passes. A case whose other #include lines
+    reach more header bytes than its set's lines do gets a PCH of all of them (a set of its own, as a
+    case sharing no prefix does); one that adds little keeps the set's. An own build that fails leaves
+    the case on its set's PCH. Each PCH still goes with the last case that takes it."""
+    inc = tmp_path / "src" / "include"
+    inc.mkdir(parents=True)
+    (inc / "small.h").write_text("int small;\n" * 10)
+    (inc / "heavy.h").write_text('#include "heavy_more.h"\n#include <small.h>\n')
+    (inc / "heavy_more.h").write_text("int heavy;\n" * 30)          # reached through heavy.h only
+    (inc / "light.h").write_text("int light;\n")
+    (inc / "broken.h").write_text("int broken;\n" * 50)
+    small, heavy, light, broken = ("#include <%s.h>" % n for n in ("small", "heavy", "light", "broken"))
+    texts = {"a": [small], "b": [small, light], "c": [small, heavy], "d": [small], "e": [small, broken]}
+    sharing, cases, builds = _with_builds(tmp_path, monkeypatch, texts, lambda lines, header: (
+        "In file included from %s:2:\ninclude/broken.h:1:1: error: no\n" % header if broken in lines else None))
+    sharing.cc1[json.dumps([])] = ["-fdebug-compilation-dir=%s" % (tmp_path / "src"), "-I", "include",
+                                   "-isystem", "/virtual/include"]
+    assert {sharing.plan[n][1] == [small] for n in texts} == {True}
+
+    def compile_(name):
+        case = sharing.before(dict(next(c for c in cases if c["id"] == name)))
+        out = tmp_path / "out" / name
+        out.mkdir(parents=True)
+        (out / "result.json").write_text(json.dumps({"compiled": True, "timings": {"compile": 0.2}}))
+        sharing.after(case, str(out), None, 10)
+        return case, json.loads((out / "result.json").read_text())
+    set_pch = compile_("a")[0]["pch"]
+    case, result = compile_("b")          # light.h adds 11 bytes to the set's 110
+    assert case["pch"] == set_pch and result["shared_headers"]["own_set"] == {"set_bytes": 110, "past_bytes": 11}
+    case, result = compile_("c")          # heavy.h adds itself and heavy_more.h, not small.h again
+    note = result["shared_headers"]
+    assert builds == [[small], [small, heavy]] and case["pch"] != set_pch and note["key"] == set_key([small, heavy], [])
+    assert note["own_set"] == {"set_bytes": 110, "past_bytes": 330 + len((inc / "heavy.h").read_text()), "used": True}
+    assert result["timings"]["pch_build"] == 0.5 and result["timings"]["include_scan"] > 0
+    assert not os.path.exists(case["pch"])          # its only case is done
+    case, result = compile_("e")          # broken.h's own build fails: the set's PCH
+    assert case["pch"] == set_pch and result["timings"]["own_pch_build"] == 1.5
+    assert "used" not in result["shared_headers"]["own_set"] and os.path.exists(set_pch)
+    assert compile_("d")[0]["pch"] == set_pch and not os.path.exists(set_pch)

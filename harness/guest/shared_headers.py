@@ -18,6 +18,7 @@ import shutil
 import time
 
 from include_sets import entry_at, include_entry_lines, include_lines, plan, set_key
+from include_weight import IncludeWeight
 from pch_build import (build_pch, cc1_args, failing_include, first_error, header_warnings, kept_sets,
                        set_header, write_virtual_files)
 from pch_fidelity import differs, in_program, pch_may_correct, typo_correctable
@@ -26,7 +27,7 @@ from pch_fidelity import differs, in_program, pch_may_correct, typo_correctable
 STUB = "int harness_cc1_stub(void *ctx) { return 0; }\n"
 STUB_TIMEOUT = 300
 # the work sharing adds to a case's timings (_note)
-SHARING_TIMINGS = ("cc1_stub", "pch_build", "unshared_compile", "shared_compile")
+SHARING_TIMINGS = ("cc1_stub", "pch_build", "own_pch_build", "include_scan", "unshared_compile", "shared_compile")
 
 
 class Sharing:
@@ -43,13 +44,17 @@ class Sharing:
         self.verify = bool(options.get("verify"))
         self.work = options.get("workdir", "/tmp/shared-headers")
         self.fork_child, self.wait_child = fork_child, wait_child
-        entries, self.entry_lines = [], {}
+        entries, self.entry_lines, self.own = [], {}, {}
         for case in cases:
             with open(os.path.join(inp, case["file"])) as f:
                 text = f.read()
             entries.append((case["id"], include_lines(text), case.get("cflags", [])))
             self.entry_lines[case["id"]] = include_entry_lines(text)
         self.plan = plan(entries)
+        for cid, lines, cflags in entries:      # cases whose lines go past their set's (_own_set)
+            if cid in self.plan and len(lines) > len(self.plan[cid][1]) and set_key(lines, cflags):
+                self.own[cid] = (set_key(lines, cflags), lines)
+        self.weights = {}       # per cflags: the IncludeWeight of its cc1 line
         self.pch, self.failed, self.cc1, self.built, self.remaps = {}, {}, {}, {}, None
         self.stubbed = set()    # cflags whose cc1 line a stub compile was asked for (once each)
         self.warned = {}        # per include set: the warnings its PCH build printed (header_warnings)
@@ -63,7 +68,7 @@ class Sharing:
         # compiles take them as built (same cell, same cflags and include lines: the same key)
         self.keep = options.get("keep")
         kept = kept_sets(options.get("prebuilt"))
-        self.prebuilt = set(kept) & set(self.left)
+        self.prebuilt = set(kept) & (set(self.left) | {key for key, _ in self.own.values()})
         for key in self.prebuilt:
             self.pch[key], self.warned[key] = kept[key]
 
@@ -83,6 +88,8 @@ class Sharing:
         built = {}
         if key and flags not in self.cc1 and flags not in self.stubbed:
             built["cc1_stub"] = self._stub_cc1(case.get("cflags", []))
+        if key and flags in self.cc1 and case["id"] in self.own:
+            key = self._own_set(case, key, flags, built)
         if key and key not in self.pch and key not in self.failed and flags in self.cc1 and \
                 not self._doomed(key, case.get("cflags", [])):
             lines = self.plan[case["id"]][1]
@@ -158,6 +165,38 @@ class Sharing:
                 note["error"] = self.failed[key]
         self._drop_when_done(key)
         _note(case_out, note)
+
+    def _own_set(self, case, key, flags, built):
+        """A case whose #include lines go past its set's gets a PCH of all its lines, a set of its own, when
+        the headers its other lines add weigh at least as much as the set's (include_weight.py): bcc
+        would parse them in each of its three passes, the build parses them once (and the set's again).
+        Taken as built when the cell's cases' compile kept it. Returns the key the case takes."""
+        cid, cflags, lines = case["id"], case.get("cflags", []), self.plan[case["id"]][1]
+        own_key, own = self.own.pop(cid)
+        if own_key not in self.pch:
+            if own_key in self.failed or any((flags, line) in self.broken for line in own):
+                return key
+            t0 = time.monotonic()
+            weight = self.weights.setdefault(flags, IncludeWeight(self.cc1[flags]))
+            shared, past = weight.split(lines, own)
+            built["include_scan"] = time.monotonic() - t0
+            built["own_set"] = {"set_bytes": shared, "past_bytes": past}
+            if past < shared:
+                return key
+        self.plan[cid] = (own_key, own)
+        self.left[own_key] = self.left.get(own_key, 0) + 1
+        if own_key not in self.pch:
+            made = self._build(own_key, cflags, self.cc1[flags])
+            if own_key not in self.pch:     # its build failed: the set's PCH, as before
+                built["own_pch_build"] = made.get("pch_build", 0.0)
+                self.plan[cid] = (key, lines)
+                self.left[own_key] -= 1
+                return key
+            built.update(made)
+        built.setdefault("own_set", {})["used"] = True
+        self.left[key] -= 1
+        self._drop_when_done(key)
+        return own_key
 
     def _build(self, key, cflags, cc1):
         if cc1 is None:         # no compile of these cflags printed one yet: a later case may
