@@ -775,7 +775,8 @@ def test_a_case_whose_lines_past_its_set_weigh_more_than_the_set_gets_a_pch_of_a
     """bcc parses the headers past a PCH in each of its three passes. A case whose other #include lines
     reach more header bytes than its set's lines do gets a PCH of all of them (a set of its own, as a
     case sharing no prefix does); one that adds little keeps the set's. An own build that fails leaves
-    the case on its set's PCH. Each PCH still goes with the last case that takes it."""
+    the case on its set's PCH, and a later case whose lines reach the header it failed in is not built
+    on its own. Each PCH still goes with the last case that takes it."""
     inc = tmp_path / "src" / "include"
     inc.mkdir(parents=True)
     (inc / "small.h").write_text("int small;\n" * 10)
@@ -783,8 +784,10 @@ def test_a_case_whose_lines_past_its_set_weigh_more_than_the_set_gets_a_pch_of_a
     (inc / "heavy_more.h").write_text("int heavy;\n" * 30)          # reached through heavy.h only
     (inc / "light.h").write_text("int light;\n")
     (inc / "broken.h").write_text("int broken;\n" * 50)
+    (inc / "reaches_broken.h").write_text("#include <broken.h>\n" + "int more;\n" * 50)
     small, heavy, light, broken = ("#include <%s.h>" % n for n in ("small", "heavy", "light", "broken"))
-    texts = {"a": [small], "b": [small, light], "c": [small, heavy], "d": [small], "e": [small, broken]}
+    texts = {"a": [small], "b": [small, light], "c": [small, heavy], "d": [small], "e": [small, broken],
+             "f": [small, "#include <reaches_broken.h>"]}
     sharing, cases, builds = _with_builds(tmp_path, monkeypatch, texts, lambda lines, header: (
         "In file included from %s:2:\ninclude/broken.h:1:1: error: no\n" % header if broken in lines else None))
     sharing.cc1[json.dumps([])] = ["-fdebug-compilation-dir=%s" % (tmp_path / "src"), "-I", "include",
@@ -810,4 +813,7 @@ def test_a_case_whose_lines_past_its_set_weigh_more_than_the_set_gets_a_pch_of_a
     case, result = compile_("e")          # broken.h's own build fails: the set's PCH
     assert case["pch"] == set_pch and result["timings"]["own_pch_build"] == 1.5
     assert "used" not in result["shared_headers"]["own_set"] and os.path.exists(set_pch)
+    case, result = compile_("f")          # reaches broken.h, where e's build failed: not built
+    assert case["pch"] == set_pch and len(builds) == 3 and "own_pch_build" not in result["timings"]
+    assert result["shared_headers"]["own_set"]["fails_in"] == str((inc / "broken.h").resolve())
     assert compile_("d")[0]["pch"] == set_pch and not os.path.exists(set_pch)

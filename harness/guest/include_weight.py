@@ -43,6 +43,7 @@ class IncludeWeight:
         self.base, self.dirs = search_dirs(cc1)
         self.files = {}     # real path: (bytes, [(quoted, name)])
         self.found = {}     # (name, quoted, including dir): real path or None
+        self.reached = {}   # tuple of #include lines: the real paths they reach
 
     def _read(self, path):
         if path not in self.files:
@@ -66,6 +67,15 @@ class IncludeWeight:
         return self.found[where]
 
     def reach(self, lines):
+        if tuple(lines) not in self.reached:
+            self.reached[tuple(lines)] = self._reach(lines)
+        return self.reached[tuple(lines)]
+
+    def header(self, name):
+        """The real path of a header as clang names it in a diagnostic (relative to bcc's compile dir)."""
+        return os.path.realpath(os.path.join(self.base, name))
+
+    def _reach(self, lines):
         seen, stack = set(), []
         for line in lines:
             m = INCLUDE.match(line)

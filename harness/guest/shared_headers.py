@@ -55,6 +55,7 @@ class Sharing:
             if cid in self.plan and len(lines) > len(self.plan[cid][1]) and set_key(lines, cflags):
                 self.own[cid] = (set_key(lines, cflags), lines)
         self.weights = {}       # per cflags: the IncludeWeight of its cc1 line
+        self.failing = {}       # per cflags: the headers a build's or a compile's first error was in
         self.pch, self.failed, self.cc1, self.built, self.remaps = {}, {}, {}, {}, None
         self.stubbed = set()    # cflags whose cc1 line a stub compile was asked for (once each)
         self.warned = {}        # per include set: the warnings its PCH build printed (header_warnings)
@@ -131,6 +132,12 @@ class Sharing:
     def after(self, case, case_out, arg, timeout):
         if case["id"] not in self.plan:
             return
+        if not _compiled(case_out):     # where kernel headers do not parse: which ones (_own_set)
+            try:
+                with open(os.path.join(case_out, "compile.log"), errors="replace") as f:
+                    self._failing_header(json.dumps(case.get("cflags", [])), f.read())
+            except OSError:
+                pass
         key = self.plan[case["id"]][0]
         self.left[key] -= 1
         note = {"used": bool(case.get("pch")), "key": key}
@@ -179,9 +186,12 @@ class Sharing:
             t0 = time.monotonic()
             weight = self.weights.setdefault(flags, IncludeWeight(self.cc1[flags]))
             shared, past = weight.split(lines, own)
+            failing = sorted(weight.reach(own) & self.failing.get(flags, set()))
             built["include_scan"] = time.monotonic() - t0
             built["own_set"] = {"set_bytes": shared, "past_bytes": past}
-            if past < shared:
+            if failing:         # its build would fail there (kernel headers that do not parse here)
+                built["own_set"]["fails_in"] = failing[0]
+            if past < shared or failing:
                 return key
         self.plan[cid] = (own_key, own)
         self.left[own_key] = self.left.get(own_key, 0) + 1
@@ -210,6 +220,7 @@ class Sharing:
         path, seconds, error, printed = build_pch(self.clang, cc1, lines, key, self.work, self.remaps)
         if error:
             self.failed[key] = error
+            self._failing_header(json.dumps(cflags), printed)
             k = entry_at(lines, failing_include(printed, set_header(self.work, key)))
             if k:
                 self.doomed[prefixes[k - 1]] = error
@@ -218,6 +229,15 @@ class Sharing:
         self.pch[key] = path
         self.warned[key] = header_warnings(printed)
         return {"pch_build": seconds, "pch_bytes": os.path.getsize(path)}
+
+    def _failing_header(self, flags, printed):
+        """Note the kernel header a failed build's or compile's first error is in: a case's own set
+        reaching it would fail to build (_own_set)."""
+        _, error = first_error(printed)
+        name = error.split(":", 1)[0]
+        if flags in self.cc1 and name and not name.startswith(("/virtual/", "<")):
+            weight = self.weights.setdefault(flags, IncludeWeight(self.cc1[flags]))
+            self.failing.setdefault(flags, set()).add(weight.header(name))
 
     def _as_in_program(self, case, key):
         """The warnings the set's build printed, as the case's plain compile prints them: where a
