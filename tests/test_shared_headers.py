@@ -817,3 +817,18 @@ def test_a_case_whose_lines_past_its_set_weigh_more_than_the_set_gets_a_pch_of_a
     assert case["pch"] == set_pch and len(builds) == 3 and "own_pch_build" not in result["timings"]
     assert result["shared_headers"]["own_set"]["fails_in"] == str((inc / "broken.h").resolve())
     assert compile_("d")[0]["pch"] == set_pch and not os.path.exists(set_pch)
+
+
+@pytest.mark.vm
+def test_a_case_with_heavy_headers_past_its_set_compiles_on_a_pch_of_all_its_lines_byte_identical(tmp_path):
+    """xdp_packet_bounds shares `uapi/linux/bpf.h` with socket_filter_len, then includes
+    `linux/if_ether.h`, which reaches far more header bytes: it takes a PCH of both lines, and compiles
+    on it exactly as without any (verify), in the real bcc-0.26@linux-6.1. Needs the images and root."""
+    out, notes = compile_verified(tmp_path, [ROOT / "cases/no_rewrite/socket_filter_len.c",
+                                             ROOT / "cases/no_rewrite/xdp_packet_bounds.c"])
+    bounds, alone = notes["no_rewrite__xdp_packet_bounds"], notes["no_rewrite__socket_filter_len"]
+    assert bounds["own_set"]["used"] and bounds["own_set"]["past_bytes"] > bounds["own_set"]["set_bytes"], bounds
+    assert bounds["key"] == set_key(["#include <uapi/linux/bpf.h>", "#include <linux/if_ether.h>"], [])
+    assert alone["key"] == set_key(["#include <uapi/linux/bpf.h>"], []) != bounds["key"]
+    for note in (bounds, alone):
+        assert note["used"] and note["verified"] and note["pch_build"] > 0, note
