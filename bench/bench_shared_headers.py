@@ -9,7 +9,7 @@ uses is covered. Nothing boots: the compile runs on the host, in the rewriter's 
 One compile per cell with --share-headers=verify, so both variants alternate within one run: each case
 that shares a PCH is compiled with it, then at once without it (guest/shared_headers.py). It prints,
 per case, bcc's compile time (the runner's `compile` timing) without and with sharing and their ratio;
-per cell, the sums (the PCH builds are charged to sharing), their ratio and the fidelity count: cases
+per cell, the sums (PCH builds, cc1 stubs and include scans are charged to sharing), their ratio and the fidelity count: cases
 byte-identical with and without (rewritten text and diagnostics, instructions, maps), and of those the
 programs that fail to compile (with a diagnostic clang may typo-correct, whose unshared result is kept
 by rule; or another, whose shared result is kept), cases that differ (their unshared result is kept),
@@ -49,7 +49,7 @@ def compile_cell(cell, cases, share: ShareHeaders, work: Path, **backend):
 
 
 def case_rows(out: Path):
-    """(case, without, with, pch build, note) per case of a verify run's output."""
+    """(case, without, with, sharing's own work, note) per case of a verify run's output."""
     rows = []
     for path in sorted(out.glob("*/result.json")):
         result = json.loads(path.read_text())
@@ -63,7 +63,9 @@ def case_rows(out: Path):
             without, shared = compiled, compiled + note["shared_compile"]
         else:
             without = shared = compiled
-        rows.append((path.parent.name, without, shared, note.get("pch_build", 0.0) or 0.0, note))
+        timings = result.get("timings", {})     # the work of sharing itself: builds (a failed own one too), the scan
+        sharing = sum(timings.get(k) or 0.0 for k in ("pch_build", "own_pch_build", "include_scan", "cc1_stub"))
+        rows.append((path.parent.name, without, shared, sharing, note))
     return rows
 
 
@@ -115,7 +117,7 @@ def main() -> int:
             cell_report = {"without_s": total_without, "with_s": total_with, "pch_build_s": builds,
                            "ratio": (total_with + builds) / total_without if total_without else None,
                            "fidelity": fid, "verify_run_s": seconds}
-            print(f"sum without {total_without:.1f} s; with {total_with:.1f} s + PCH builds {builds:.1f} s = "
+            print(f"sum without {total_without:.1f} s; with {total_with:.1f} s + sharing (PCH builds, stubs, scans) {builds:.1f} s = "
                   f"{total_with + builds:.1f} s; ratio {cell_report['ratio']:.3f}")
             print(f"fidelity: {fid['identical']} byte-identical, {len(fid['differs'])} differ "
                   f"{fid['differs'] or ''}, {fid['not_shared']} not shared ({fid['pch_failed']} PCH build failures); "
