@@ -132,12 +132,9 @@ class Sharing:
     def after(self, case, case_out, arg, timeout):
         if case["id"] not in self.plan:
             return
-        if not _compiled(case_out):     # where kernel headers do not parse: which ones (_own_set)
-            try:
-                with open(os.path.join(case_out, "compile.log"), errors="replace") as f:
-                    self._failing_header(json.dumps(case.get("cflags", [])), f.read())
-            except OSError:
-                pass
+        failure = (None, "") if _compiled(case_out) else _first_error(case_out)
+        if failure[1]:      # where kernel headers do not parse: which ones (_own_set)
+            self._failing_header(json.dumps(case.get("cflags", [])), failure[1])
         key = self.plan[case["id"]][0]
         self.left[key] -= 1
         note = {"used": bool(case.get("pch")), "key": key}
@@ -165,7 +162,7 @@ class Sharing:
                 if cc1 is not None:
                     self.cc1[flags] = cc1
             if key in self.probing and key not in self.pch and key not in self.failed:
-                self._failed_in_headers(case, case_out, key)
+                self._failed_in_headers(case, failure, key)
             if key not in self.pch and key not in self.failed and self.left[key]:
                 note.update(self._build(key, case.get("cflags", []), self.cc1.get(flags)))
             if key in self.failed:
@@ -220,7 +217,7 @@ class Sharing:
         path, seconds, error, printed = build_pch(self.clang, cc1, lines, key, self.work, self.remaps)
         if error:
             self.failed[key] = error
-            self._failing_header(json.dumps(cflags), printed)
+            self._failing_header(json.dumps(cflags), first_error(printed)[1])
             k = entry_at(lines, failing_include(printed, set_header(self.work, key)))
             if k:
                 self.doomed[prefixes[k - 1]] = error
@@ -230,10 +227,9 @@ class Sharing:
         self.warned[key] = header_warnings(printed)
         return {"pch_build": seconds, "pch_bytes": os.path.getsize(path)}
 
-    def _failing_header(self, flags, printed):
-        """Note the kernel header a failed build's or compile's first error is in: a case's own set
-        reaching it would fail to build (_own_set)."""
-        _, error = first_error(printed)
+    def _failing_header(self, flags, error):
+        """Note the kernel header a failed build's or compile's first error (its line) is in: a case's
+        own set reaching it would fail to build (_own_set)."""
         name = error.split(":", 1)[0]
         if flags in self.cc1 and name and not name.startswith(("/virtual/", "<")):
             weight = self.weights.setdefault(flags, IncludeWeight(self.cc1[flags]))
@@ -261,15 +257,12 @@ class Sharing:
                                "failed in the last of them: %s" % (doomed[0], self.doomed[prefixes[doomed[0] - 1]])
         return bool(doomed)
 
-    def _failed_in_headers(self, case, case_out, key):
+    def _failed_in_headers(self, case, failure, key):
         """A set's first case, compiled plain, whose first error is inside one of the set's #include
         lines: the set's build would stop at the same error, so the set is not built (and a set that
-        starts with the same lines up to that one neither). Only which compiles use a PCH changes."""
-        try:
-            with open(os.path.join(case_out, "compile.log"), errors="replace") as f:
-                where, error = first_error(f.read())
-        except OSError:
-            return
+        starts with the same lines up to that one neither). Only which compiles use a PCH changes.
+        `failure`: the case's first error (_first_error)."""
+        where, error = failure
         lines = self.plan[case["id"]][1]
         at = self.entry_lines[case["id"]][:len(lines)]
         if not where or where[0] != "/virtual/main.c" or where[1] not in at or error.startswith(where[0]):
@@ -354,6 +347,15 @@ def _compiled(out):
             return bool(json.load(f).get("compiled"))
     except (OSError, ValueError):
         return False
+
+
+def _first_error(out):
+    """first_error of a compile's log, (None, "") without one."""
+    try:
+        with open(os.path.join(out, "compile.log"), errors="replace") as f:
+            return first_error(f.read())
+    except OSError:
+        return None, ""
 
 
 def _compile_seconds(out):
