@@ -20,8 +20,8 @@ It prints, per group (columns) and in total:
 - work: shared headers' floor over bcc alone's, and the same in CPU time (CPU): what sharing saves,
   measured pair by pair, so drift cannot move it;
 - with --whole (bench_matrix.py's --json of a whole-matrix shared run), that run's wall over its own
-  floor in CPU time, a ratio of one run's figures that drift moves little; times the CPU work ratio, it
-  is the estimate of goal 2's ratio for a whole run;
+  floor, in CPU time and in the runner's timings, ratios of one run's figures that drift moves little;
+  times the pairs' work ratio in the same unit, it is the estimate of goal 2's ratio for a whole run;
 - gap: minutes between the pair's starts; fidelity: whether the two modes gave the same results, case by
   case (class, message, sites, verifier category and line, probe reads, instructions, oracle note).
 --also DIR adds to the totals the groups of an earlier run that this one did not run (marked "earlier";
@@ -118,11 +118,16 @@ def totals(rows: list, whole: dict) -> dict:
           f"{floor['alone']:.1f} s: {out['work']:.2f}; in CPU time {cpu['shared']:.1f} s against "
           f"{cpu['alone']:.1f} s: {out['cpu_work']:.2f}")
     if whole:
+        # the same reading in both units: the pairs' work ratio times the whole run's wall over its own floor
         over = whole["wall_s"] / cpu_floor(whole)
-        out.update(whole_over_cpu_floor=over, estimate=out["cpu_work"] * over)
+        over_floor = whole["wall_s"] / whole["floor_s"]
+        out.update(whole_over_cpu_floor=over, estimate=out["cpu_work"] * over,
+                   whole_over_floor=over_floor, estimate_floors=out["work"] * over_floor)
         print(f"a whole matrix with shared headers ({whole['started']}, {whole['results']} results) took "
-              f"{whole['wall_s']:.1f} s, {over:.2f}x its own floor in CPU time; so a whole run takes "
-              f"{out['cpu_work']:.2f} x {over:.2f} = {out['estimate']:.2f}x bcc alone's floor (goal 2: at most 0.50)")
+              f"{whole['wall_s']:.1f} s, {over:.2f}x its own floor in CPU time and {over_floor:.2f}x in the "
+              f"runner's timings; so a whole run takes {out['cpu_work']:.2f} x {over:.2f} = {out['estimate']:.2f}x "
+              f"bcc alone's floor in CPU time, {out['work']:.2f} x {over_floor:.2f} = {out['estimate_floors']:.2f}x "
+              f"in the runner's timings (goal 2: at most 0.50)")
     return out
 
 
