@@ -132,7 +132,8 @@ class Sharing:
     def after(self, case, case_out, arg, timeout):
         if case["id"] not in self.plan:
             return
-        failure = (None, "") if _compiled(case_out) else _first_error(case_out)
+        compiled = _compiled(case_out)
+        failure = (None, "") if compiled else _first_error(case_out)
         if failure[1]:      # where kernel headers do not parse: which ones (_own_set)
             self._failing_header(json.dumps(case.get("cflags", [])), failure[1])
         key = self.plan[case["id"]][0]
@@ -145,7 +146,7 @@ class Sharing:
             warned = self._as_in_program(case, key)
             if warned:
                 note["header_warnings"] = len(warned)
-            failed = not _compiled(case_out)
+            failed = not compiled
             redo = failed and typo_correctable(case_out)
             if redo and not pch_may_correct(case_out, case["pch"]):
                 redo = False
@@ -181,7 +182,7 @@ class Sharing:
             if own_key in self.failed or any((flags, line) in self.broken for line in own):
                 return key
             t0 = time.monotonic()
-            weight = self.weights.setdefault(flags, IncludeWeight(self.cc1[flags]))
+            weight = self._weight(flags)
             shared, past = weight.split(lines, own)
             failing = sorted(weight.reach(own) & self.failing.get(flags, set()))
             built["include_scan"] = time.monotonic() - t0
@@ -227,12 +228,18 @@ class Sharing:
         self.warned[key] = header_warnings(printed)
         return {"pch_build": seconds, "pch_bytes": os.path.getsize(path)}
 
+    def _weight(self, flags):
+        """The include weigher for these cflags (bcc's cc1 line known), made once per cell."""
+        if flags not in self.weights:
+            self.weights[flags] = IncludeWeight(self.cc1[flags])
+        return self.weights[flags]
+
     def _failing_header(self, flags, error):
         """Note the kernel header a failed build's or compile's first error (its line) is in: a case's
         own set reaching it would fail to build (_own_set)."""
         name = error.split(":", 1)[0]
         if flags in self.cc1 and name and not name.startswith(("/virtual/", "<")):
-            weight = self.weights.setdefault(flags, IncludeWeight(self.cc1[flags]))
+            weight = self._weight(flags)
             self.failing.setdefault(flags, set()).add(weight.header(name))
 
     def _as_in_program(self, case, key):
