@@ -9,6 +9,7 @@ certificates that names). No kernel boots: `--dry-run` stops after the harness h
 """
 
 import configparser
+import fcntl
 import os
 import re
 import shutil
@@ -136,9 +137,14 @@ def test_readme_commands_verbatim_on_fresh_debian_12(tmp_path):
                HOST_FILES=" ".join(str(p) for p in pip_files()), PIP_ENV=pip_env,
                INSTALL=commands["install"], KERNELS=commands["kernels"] + " -- --cell all --dry-run",
                UNPACK=UNPACK)
+    downloads.mkdir(parents=True, exist_ok=True)
     try:
-        proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c", SCRIPT],
-                              env=env, capture_output=True, text=True, timeout=1200)
+        # apt in the root locks the shared download cache and gives up at once if another run holds it:
+        # two runs of this test on one machine (two clones' tox) take turns
+        with open(downloads / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c", SCRIPT],
+                                  env=env, capture_output=True, text=True, timeout=1200)
         upper = tmp_path / "upper"
         out = proc.stdout + proc.stderr
         assert proc.returncode == 0, out[-6000:]
